@@ -1,0 +1,154 @@
+"""Where and how big: the device, the seed and the scale of every experiment.
+
+Three environment variables steer a run without touching a notebook:
+
+``DLT_DEVICE``
+    ``cpu``, ``cuda``, ``cuda:1``, ``mps``; overrides the automatic choice
+    (cuda > mps > cpu). Asking for a device that is not there is an error,
+    never a silent fallback.
+``DLT_SCALE``
+    ``quick`` (minutes on two CPU cores; the stored outputs of the book) or
+    ``full`` (the paper-size experiment, meant for one GPU). Default: ``full``
+    when CUDA is available, ``quick`` otherwise.
+``DLT_SEED``
+    not used by the library; notebooks pass their seed to :func:`seed_all`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import warnings
+from typing import Literal, TypeVar
+
+import numpy as np
+import torch
+
+__all__ = ["device", "seed_all", "scale", "by_scale", "in_colab", "banner", "Scale"]
+
+Scale = Literal["quick", "full"]
+T = TypeVar("T")
+
+_SCALES = ("quick", "full")
+
+COLAB_NO_GPU = (
+    "This Colab runtime has no GPU: the notebook runs at quick scale on the CPU. "
+    "For the paper-size experiments choose Runtime > Change runtime type > "
+    "Hardware accelerator: GPU, then run the notebook again."
+)
+
+
+def in_colab() -> bool:
+    """True inside a Google Colab kernel."""
+    return "google.colab" in sys.modules
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def device(name: str | None = None) -> torch.device:
+    """The device experiments run on.
+
+    Parameters
+    ----------
+    name
+        An explicit choice (``"cpu"``, ``"cuda"``, ``"cuda:0"``, ``"mps"``). When
+        omitted, ``DLT_DEVICE`` decides, and without it the best available
+        device: CUDA, then Apple's MPS, then the CPU.
+
+    Raises
+    ------
+    ValueError
+        ``name``/``DLT_DEVICE`` is not a device torch knows.
+    RuntimeError
+        The requested accelerator is not available on this machine.
+    """
+    requested = name if name is not None else os.environ.get("DLT_DEVICE", "").strip()
+    if requested:
+        try:
+            dev = torch.device(requested)
+        except RuntimeError as err:
+            raise ValueError(
+                f"unknown device {requested!r} (from {'argument' if name else 'DLT_DEVICE'}); "
+                "use 'cpu', 'cuda', 'cuda:N' or 'mps'"
+            ) from err
+        if dev.type == "cuda":
+            if not torch.cuda.is_available():
+                raise RuntimeError(
+                    f"device {requested!r} requested but CUDA is not available here; "
+                    "unset DLT_DEVICE to run on the CPU"
+                )
+            if dev.index is not None and dev.index >= torch.cuda.device_count():
+                raise RuntimeError(
+                    f"device {requested!r} requested but only {torch.cuda.device_count()} "
+                    "CUDA device(s) exist"
+                )
+        elif dev.type == "mps" and not _mps_available():
+            raise RuntimeError(f"device {requested!r} requested but MPS is not available here")
+        elif dev.type not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"unsupported device type {dev.type!r}; use 'cpu', 'cuda' or 'mps'")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    if in_colab():
+        warnings.warn(COLAB_NO_GPU, RuntimeWarning, stacklevel=2)
+    return torch.device("cpu")
+
+
+def seed_all(seed: int, *, deterministic: bool = True) -> torch.Generator:
+    """Seed Python, NumPy and torch (every device), and return a torch generator.
+
+    With ``deterministic=True`` torch is asked for deterministic kernels (with a
+    warning, not an error, where an operation has none), and cuDNN's autotuner is
+    switched off, so that a seeded run repeats bit for bit on the same machine.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        # cuBLAS needs this workspace setting before its first call to be deterministic.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    return torch.Generator().manual_seed(seed)
+
+
+def scale() -> Scale:
+    """``"quick"`` or ``"full"``: ``DLT_SCALE`` if set, else full exactly when CUDA is available."""
+    value = os.environ.get("DLT_SCALE", "").strip().lower()
+    if value:
+        if value not in _SCALES:
+            raise ValueError(f"DLT_SCALE must be 'quick' or 'full', got {value!r}")
+        return value  # type: ignore[return-value]
+    return "full" if torch.cuda.is_available() else "quick"
+
+
+def by_scale(*, quick: T, full: T) -> T:
+    """Pick a size by the current :func:`scale`: ``n = by_scale(quick=200, full=50_000)``."""
+    return quick if scale() == "quick" else full
+
+
+def banner(dev: torch.device | None = None) -> None:
+    """Print one line saying where and at which scale this notebook runs.
+
+    In a Colab runtime without a GPU it also says how to switch one on.
+    """
+    from . import __version__
+
+    dev = device() if dev is None else dev
+    where = dev.type if dev.type != "cuda" else f"cuda ({torch.cuda.get_device_name(dev)})"
+    line = f"dltheory {__version__} | device: {where} | scale: {scale()}"
+    if scale() == "quick":
+        line += " (DLT_SCALE=full for paper scale)"
+    print(line)
+    if in_colab() and dev.type == "cpu":
+        print("WARNING: " + COLAB_NO_GPU)

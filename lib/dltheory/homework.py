@@ -1,0 +1,183 @@
+"""Checkers for the exercise cells: a verdict and a useful hint, never a bare traceback.
+
+A checker compares a student's answer (a value, or a function it calls on
+inputs of its own) with the reference, and when they differ it says *how*:
+wrong type, wrong shape (or transposed), NaN, a sign flip, an overall scale
+factor, or a mistake typical of that exercise. It returns a :class:`Feedback`,
+which a notebook shows as its last expression; it does not raise, so a student
+edition with unanswered stubs still runs from top to bottom.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import linear
+
+__all__ = ["Feedback", "compare", "check_function", "check_min_norm_solution"]
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The result of a check: ``passed`` and a message for the student."""
+
+    passed: bool
+    message: str
+    details: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        head = ("Correct. " if self.passed else "Not yet. ") + self.message
+        return "\n".join([head, *("  - " + d for d in self.details)])
+
+    __repr__ = __str__
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def _to_numpy(x) -> np.ndarray | None:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    if isinstance(x, (np.ndarray, float, int, np.floating, np.integer)):
+        return np.asarray(x)
+    if isinstance(x, (list, tuple)):
+        try:
+            return np.asarray(x, dtype=float)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def compare(answer, reference, *, name: str = "your answer", rtol: float = 1e-6, atol: float = 1e-9) -> Feedback:
+    """Compare an array-like answer with the reference and explain any difference.
+
+    Checks, in order: that the answer is a number/array/tensor at all, its shape
+    (recognising a transpose), NaN/inf, closeness within ``rtol``/``atol``, and
+    for a wrong answer whether it is the reference up to sign or a constant factor.
+    """
+    if answer is None:
+        return Feedback(False, f"{name} is None: did the function forget to `return` its result?")
+    ans, ref = _to_numpy(answer), _to_numpy(reference)
+    if ans is None:
+        return Feedback(False, f"{name} should be a tensor or an array, got {type(answer).__name__}.")
+    if ref is None:
+        raise TypeError(f"reference must be array-like, got {type(reference).__name__}")
+    if ans.shape != ref.shape:
+        if ans.ndim == 2 and ans.T.shape == ref.shape:
+            return Feedback(False, f"{name} has shape {ans.shape} but {ref.shape} is expected: it looks transposed.")
+        return Feedback(False, f"{name} has shape {ans.shape} but {ref.shape} is expected.")
+    if not np.isfinite(ans).all():
+        return Feedback(False, f"{name} contains NaN or inf: is a matrix you invert singular?")
+    ans64, ref64 = ans.astype(np.float64), ref.astype(np.float64)
+    if np.allclose(ans64, ref64, rtol=rtol, atol=atol):
+        return Feedback(True, f"{name} matches the reference (rtol={rtol:g}).")
+    scale = np.linalg.norm(ref64)
+    error = np.linalg.norm(ans64 - ref64) / (scale if scale > 0 else 1.0)
+    details = [f"relative error {error:.2g} (tolerance {rtol:g})"]
+    if np.allclose(-ans64, ref64, rtol=rtol, atol=atol):
+        details.append("it is the reference with the opposite sign")
+    elif scale > 0 and np.linalg.norm(ans64) > 0:
+        factor = float(np.vdot(ans64, ref64) / np.vdot(ref64, ref64))
+        if np.allclose(ans64, factor * ref64, rtol=1e-4, atol=atol):
+            details.append(f"it is {factor:.4g} times the reference: a constant factor (1/n? 2?) is off")
+    return Feedback(False, f"{name} differs from the reference.", tuple(details))
+
+
+def _describe(args: Sequence) -> str:
+    parts = []
+    for a in args:
+        parts.append(f"tensor of shape {tuple(a.shape)}" if isinstance(a, torch.Tensor) else repr(a))
+    return ", ".join(parts)
+
+
+def check_function(
+    fn: Callable,
+    reference: Callable,
+    cases: Sequence[Sequence],
+    *,
+    name: str | None = None,
+    hint: str = "",
+    rtol: float = 1e-6,
+    diagnose: Callable[..., str | None] | None = None,
+) -> Feedback:
+    """Call ``fn`` and ``reference`` on every argument tuple in ``cases`` and compare.
+
+    Parameters
+    ----------
+    hint
+        Shown when ``fn`` is still a stub (raises ``NotImplementedError``).
+    diagnose
+        ``diagnose(answer, *args) -> str | None``: an exercise-specific
+        explanation of a wrong answer (a typical mistake), added to the feedback.
+    """
+    name = name or getattr(fn, "__name__", "your function")
+    for i, args in enumerate(cases, start=1):
+        try:
+            answer = fn(*args)
+        except NotImplementedError:
+            return Feedback(False, f"{name} is not implemented yet." + (f" Hint: {hint}" if hint else ""))
+        except Exception as err:  # the student's code failed: explain, don't re-raise
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            return Feedback(
+                False,
+                f"{name} raised {type(err).__name__}: {err} (line {where.lineno}: `{(where.line or '').strip()}`) "
+                f"on test case {i} with arguments ({_describe(args)}).",
+            )
+        feedback = compare(answer, reference(*args), name=f"the result of {name} on test case {i}", rtol=rtol)
+        if not feedback.passed:
+            extra = diagnose(answer, *args) if diagnose is not None else None
+            details = feedback.details + ((extra,) if extra else ())
+            return Feedback(False, feedback.message, details)
+    return Feedback(True, f"{name} agrees with the reference on all {len(cases)} test cases.")
+
+
+# ---------------------------------------------------------------------------
+# Chapter 1: the minimum-norm solution
+
+
+def _min_norm_cases() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(1234)
+    cases = []
+    for n, d, k in [(3, 5, 1), (8, 20, 3), (10, 10, 2)]:
+        X = torch.randn(n, d, generator=g, dtype=torch.float64)
+        Y = torch.randn(n, k, generator=g, dtype=torch.float64)
+        cases.append((X, Y))
+    return cases
+
+
+def _diagnose_min_norm(W, X: torch.Tensor, Y: torch.Tensor) -> str | None:
+    W = torch.as_tensor(_to_numpy(W), dtype=X.dtype)
+    if W.shape != (Y.shape[1], X.shape[1]):
+        return None
+    fits = torch.allclose(X @ W.T, Y, rtol=1e-6, atol=1e-8)
+    null_part = W @ (torch.eye(X.shape[1], dtype=X.dtype) - linear.row_space_projector(X))
+    if fits and torch.linalg.norm(null_part) > 1e-6 * max(1.0, torch.linalg.norm(W).item()):
+        return (
+            "your W fits the data, but it is not the minimum-norm fit: it has a component "
+            "in the null space of X. The minimum-norm W lies in the span of the examples, W = A X."
+        )
+    if not fits:
+        return "your W does not fit the training data: X @ W.T should equal Y."
+    return None
+
+
+def check_min_norm_solution(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Feedback:
+    """Check an implementation of ``min_norm_solution(X, Y) -> W`` (examples as rows).
+
+    The reference is :func:`dltheory.linear.min_norm_solution`. The test cases
+    include wide problems (d > n) where :math:`X^\\top X` is singular and a
+    square one.
+    """
+    return check_function(
+        fn,
+        linear.min_norm_solution,
+        _min_norm_cases(),
+        name="min_norm_solution",
+        hint="with d > n, X X^T (n x n) is invertible; look for W = A X with X W^T = Y.",
+        diagnose=_diagnose_min_norm,
+    )
