@@ -59,11 +59,11 @@ def _as_float(value, name: str) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise ValueError(f"{name} must be a scalar, got a tensor of shape {tuple(value.shape)}")
-        return float(value.detach().cpu())
+        return float(value.detach().cpu().item())
     if isinstance(value, np.ndarray):
         if value.size != 1:
             raise ValueError(f"{name} must be a scalar, got an array of shape {value.shape}")
-        return float(value)
+        return float(value.item())
     if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be a number, not a bool; state the quantity you measured")
     try:
@@ -82,8 +82,8 @@ def claim(
     close_to=None,
     tol=None,
     why: str = "",
-) -> Verdict:
-    """Check a claim of the book against a measured value.
+) -> None:
+    """Check a claim of the book against a measured value, and print the verdict.
 
     Exactly one kind of requirement is given:
 
@@ -102,10 +102,9 @@ def claim(
     why
         Why the tolerance is what it is; printed when the claim fails.
 
-    Returns
-    -------
-    Verdict
-        Printed as one line, e.g. ``[PASS] ...: relative error = 3.1e-09 <= 1e-06``.
+    The verdict is printed as one line, e.g.
+    ``[PASS] ...: relative error = 3.1e-09 <= 1e-06``. Nothing is returned, so a
+    claim as the last line of a cell displays nothing more.
 
     Raises
     ------
@@ -147,7 +146,6 @@ def claim(
         if why:
             message += f". {why}"
         raise ClaimFailed(message)
-    return verdict
 
 
 def _cpu_float64(x) -> torch.Tensor:

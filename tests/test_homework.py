@@ -1,0 +1,75 @@
+import numpy as np
+import torch
+
+from dltheory import homework
+
+
+def reference_answer(X, Y):
+    return torch.linalg.solve(X @ X.T, Y).T @ X if X.shape[0] <= X.shape[1] else (torch.linalg.pinv(X) @ Y).T
+
+
+def test_right_answer_passes():
+    feedback = homework.check_min_norm_solution(lambda X, Y: (torch.linalg.pinv(X) @ Y).T)
+    assert feedback.passed and bool(feedback)
+    assert str(feedback).startswith("Correct.")
+
+
+def test_stub_gets_the_hint_not_a_traceback():
+    def stub(X, Y):
+        raise NotImplementedError("Exercise: implement me")
+
+    feedback = homework.check_min_norm_solution(stub)
+    assert not feedback.passed
+    assert "not implemented yet" in str(feedback) and "Hint" in str(feedback)
+    assert "Traceback" not in str(feedback)
+
+
+def test_transposed_answer_is_recognised():
+    feedback = homework.check_min_norm_solution(lambda X, Y: torch.linalg.pinv(X) @ Y)
+    assert not feedback.passed and "transposed" in str(feedback)
+
+
+def test_interpolating_but_not_minimal_answer_is_explained():
+    def with_null_component(X, Y):
+        W = (torch.linalg.pinv(X) @ Y).T
+        null = torch.eye(X.shape[1], dtype=X.dtype) - torch.linalg.pinv(X) @ X
+        return W + torch.ones_like(W) @ null
+
+    feedback = homework.check_min_norm_solution(with_null_component)
+    assert not feedback.passed
+    assert "not the minimum-norm fit" in str(feedback) and "null space" in str(feedback)
+
+
+def test_scale_factor_is_named():
+    feedback = homework.check_min_norm_solution(lambda X, Y: 2 * (torch.linalg.pinv(X) @ Y).T)
+    assert "2 times the reference" in str(feedback)
+
+
+def test_singular_inverse_gives_nan_hint():
+    feedback = homework.compare(torch.tensor([[float("nan"), 1.0]]), torch.ones(1, 2))
+    assert "NaN" in feedback.message and "singular" in feedback.message
+
+
+def test_student_code_that_crashes_is_reported_with_its_line():
+    def broken(X, Y):
+        return X @ Y  # shapes do not match
+
+    feedback = homework.check_min_norm_solution(broken)
+    assert not feedback.passed
+    assert "raised RuntimeError" in feedback.message and "return X @ Y" in feedback.message
+
+
+def test_missing_return_and_wrong_type():
+    assert "forget to `return`" in homework.compare(None, np.ones(2)).message
+    assert "tensor or an array" in homework.compare("W", np.ones(2)).message
+
+
+def test_sign_flip_is_named():
+    feedback = homework.compare(-np.arange(1.0, 4.0), np.arange(1.0, 4.0))
+    assert "opposite sign" in str(feedback)
+
+
+def test_check_function_on_generic_functions():
+    cases = [(np.arange(3.0),), (np.ones(2),)]
+    assert homework.check_function(np.square, lambda x: x * x, cases).passed
+    assert not homework.check_function(np.abs, lambda x: x * x, cases).passed
