@@ -20,8 +20,9 @@ import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-BLOCK_START = "# Setup: in Colab, install this book's library"
+BLOCK_START = "# Setup. In Colab: install the book's library, pinned in _config.yml."
 BLOCK_END = "# End of the install block."
+SETUP_TAG = "hide-input"  # the book shows the banner, with the code folded away
 COLAB_METADATA = {"accelerator": "GPU", "colab": {"gpuType": "T4", "provenance": []}}
 
 
@@ -38,7 +39,8 @@ def install_block(spec: str | None = None) -> str:
     spec = spec or install_spec()
     return "\n".join(
         [
-            f"{BLOCK_START} (pinned in _config.yml); elsewhere nothing to install.",
+            BLOCK_START,
+            "# Elsewhere: nothing to install.",
             "import sys",
             "",
             'if "google.colab" in sys.modules:',
@@ -74,14 +76,17 @@ def rewrite(nb, spec: str | None = None) -> bool:
     """Replace the install block (or insert it) and set the Colab metadata; True if changed."""
     cell = first_code_cell(nb)
     block = install_block(spec)
-    before = (cell.source, dict(nb.metadata))
-    if BLOCK_START in cell.source and BLOCK_END in cell.source:
+    before = (cell.source, dict(nb.metadata), list(cell.metadata.get("tags", [])))
+    if BLOCK_END in cell.source:
         tail = cell.source.split(BLOCK_END, 1)[1]
         cell.source = block + tail
     else:
         cell.source = block + "\n\n" + cell.source
     nb.metadata.update(COLAB_METADATA)
-    return before != (cell.source, dict(nb.metadata))
+    tags = cell.metadata.setdefault("tags", [])
+    if SETUP_TAG not in tags:
+        tags.append(SETUP_TAG)
+    return before != (cell.source, dict(nb.metadata), list(cell.metadata.get("tags", [])))
 
 
 def main() -> int:
