@@ -197,8 +197,8 @@ def stochastic_gradient_descent(
     Each update uses the gradient of the loss on one batch. On interpolable data
     (a consistent system) every batch loss vanishes at the same solutions, so a
     constant step size converges. ``steps`` in the trajectory count updates. The
-    default step size, :math:`1/\max_i \lVert x_i\rVert^2`, is stable for every batch:
-    it bounds the largest eigenvalue of any batch's :math:`X_b^\top X_b / b`.
+    default step size, :math:`1/\\max_i \\lVert x_i\\rVert^2`, is stable for every batch:
+    it bounds the largest eigenvalue of any batch's :math:`X_b^\\top X_b / b`.
     """
     _check_data(X, Y)
     _check_weights(W0, X, Y)
