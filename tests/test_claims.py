@@ -75,8 +75,8 @@ def test_malformed_claims_are_value_errors(value, kwargs, message):
 
 @pytest.mark.parametrize(
     "x, text",
-    [(0.0, "0"), (1.0, "1"), (123.456, "123"), (0.5, "0.5"), (3.14159e-9, "3.1e-09"), (2e-13, "<1e-12"),
-     (-2e-13, ">-1e-12"), (12345.0, "1.2e+04"), (math.inf, "inf")],
+    [(0.0, "0"), (1.0, "1"), (4000.0, "4000"), (123.456, "123"), (0.5, "0.5"), (3.14159e-9, "3.1e-09"), (2e-13, "<1e-12"),
+     (-2e-13, ">-1e-12"), (12345.6, "1.2e+04"), (math.inf, "inf")],
 )
 def test_format_value(x, text):
     assert format_value(x) == text

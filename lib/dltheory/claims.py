@@ -45,11 +45,16 @@ class Verdict:
 
 
 def format_value(x: float) -> str:
-    """Two significant digits; magnitudes below round-off level print as ``<1e-12``."""
+    """Integers in full, other numbers with two or three significant digits.
+
+    Magnitudes below round-off level print as ``<1e-12``.
+    """
     if math.isnan(x):
         return "nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
     if x != 0 and abs(x) < ROUNDOFF:
         return "<1e-12" if x > 0 else ">-1e-12"
     return f"{x:.3g}" if 1 <= abs(x) < 1e4 else f"{x:.2g}"

@@ -78,11 +78,14 @@ def row_space_projector(X: torch.Tensor) -> torch.Tensor:
 
 
 def gd_limit(X: torch.Tensor, Y: torch.Tensor, W0: torch.Tensor) -> torch.Tensor:
-    """Where GD and SGD from ``W0`` converge: :math:`W^+ + W_0 (I - X^+X)`."""
+    """Where GD and SGD from ``W0`` converge: :math:`W^+ + W_0 (I - X^+X)`.
+
+    Computed with one pseudo-inverse and without forming the d x d projector.
+    """
     _check_data(X, Y)
     _check_weights(W0, X, Y)
-    eye = torch.eye(X.shape[1], dtype=X.dtype, device=X.device)
-    return min_norm_solution(X, Y) + W0 @ (eye - row_space_projector(X))
+    X_pinv = torch.linalg.pinv(X)
+    return (X_pinv @ Y).T + W0 - (W0 @ X_pinv) @ X
 
 
 def ridge_solution(X: torch.Tensor, Y: torch.Tensor, lam: float) -> torch.Tensor:

@@ -62,10 +62,12 @@ def init_scale_panel(problem: linear.LinearTeacher, sigma: float, *, seed: int =
     W_plus = linear.min_norm_solution(problem.X, problem.Y)
     run = linear.gradient_descent(problem.X, problem.Y, sigma * direction, steps=steps)
     dist = run.distances(W_plus).cpu().numpy()
-    null_norm = torch.linalg.norm(linear.gd_limit(problem.X, problem.Y, sigma * direction) - W_plus).item()
+    # The GD limit is affine in the scale of the start: W+ + s * (null-space part of the direction).
+    null_direction = linear.gd_limit(problem.X, problem.Y, direction) - W_plus
+    null_norm = sigma * torch.linalg.norm(null_direction).item()
 
     sigmas = np.geomspace(0.01, 10, 31)
-    errors = [problem.test_error(linear.gd_limit(problem.X, problem.Y, s * direction)) for s in sigmas]
+    errors = [problem.test_error(W_plus + s * null_direction) for s in sigmas]
     error_here = problem.test_error(run.final)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
