@@ -1,0 +1,593 @@
+"""Neural tangent kernels: empirical (finite width) and infinite-width ReLU.
+
+The empirical NTK of a model :math:`f(\\cdot;\\theta)` with :math:`k` outputs per
+example is the Gram matrix of its parameter Jacobians,
+
+.. math::
+
+    \\Theta(x, x')_{ab} = \\Big\\langle \\frac{\\partial f_a(x)}{\\partial\\theta},
+                                       \\frac{\\partial f_b(x')}{\\partial\\theta} \\Big\\rangle ,
+
+with :math:`\\theta` all of the model's parameters, flattened in
+``parameters_to_vector(model.parameters())`` order (:mod:`dltheory.functional`).
+:func:`jacobian` computes the per-example Jacobians, :func:`empirical_ntk` the
+kernel. For multilayer perceptrons the kernel never forms a Jacobian: it is a
+sum over layers of products of small Gram matrices (the "structured" method of
+Novak, Sohl-Dickstein, Schoenholz 2022, *Fast finite width neural tangent
+kernel*), which is what makes an NTK of thousands of examples cheap.
+
+As every width grows, the NTK of an MLP in NTK parametrisation
+(:func:`dltheory.models.mlp` with ``parametrization="ntk"``) converges to a
+deterministic kernel (Jacot, Gabriel, Hongler 2018); :func:`relu_nngp` and
+:func:`relu_ntk` compute the ReLU limits by the layer recursion of
+neural-tangents (Novak et al. 2020, ``stax.Dense``/``stax.Relu`` with
+``parameterization='ntk'``) and the arc-cosine kernels of Cho & Saul (2009).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.func import functional_call, jacrev, vmap
+
+from .functional import as_function, check_model, flat_parameters
+from .models import NTKLinear
+
+__all__ = ["jacobian", "empirical_ntk", "relu_nngp", "relu_ntk"]
+
+#: Bytes a chunk's temporaries aim to stay under (a chunk's Jacobian, a kernel block).
+_CHUNK_BYTES = 256 * 2**20
+#: The fallback keeps all of x2's Jacobian in memory when it is at most this large.
+_CACHE_BYTES = 2**30
+_STRUCTURED_TYPES = (nn.Linear, NTKLinear)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_chunk_size(chunk_size) -> int | None:
+    if chunk_size is None:
+        return None
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+    return chunk_size
+
+
+def _model_dtype_device(named: list[tuple[str, torch.Tensor]]) -> tuple[torch.dtype, torch.device]:
+    p = named[0][1]
+    return p.dtype, p.device
+
+
+def _check_inputs(X, name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    if not isinstance(X, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(X).__name__}")
+    if X.ndim < 1 or X.shape[0] < 1:
+        raise ValueError(f"{name} must hold at least one example along its first dimension, got shape {tuple(X.shape)}")
+    if X.is_floating_point() or X.is_complex():
+        if not torch.isfinite(X).all():
+            raise ValueError(f"{name} contains NaN or inf")
+    return X.detach().to(device=device, dtype=dtype)
+
+
+def _probe(model: nn.Module, X: torch.Tensor, name: str) -> int:
+    """Run the model on (at most) two examples: the number of outputs per example.
+
+    Turns the model's own error on badly shaped inputs into a ``ValueError``.
+    """
+    m = min(2, X.shape[0])
+    try:
+        with torch.no_grad():
+            out = model(X[:m])
+    except (RuntimeError, ValueError, IndexError) as err:
+        raise ValueError(
+            f"the model cannot be applied to {name} of shape {tuple(X.shape)} "
+            f"(does the feature dimension match its first layer?): {err}"
+        ) from err
+    if not isinstance(out, torch.Tensor) or out.ndim < 1 or out.shape[0] != m:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(
+            f"the model must return one output row per example (shape (n, ...)); on {m} examples it returned {shape}"
+        )
+    return math.prod(out.shape[1:])
+
+
+def _default_chunk(per_example_bytes: int) -> int:
+    return max(1, _CHUNK_BYTES // max(1, per_example_bytes))
+
+
+# --------------------------------------------------------------------------- Jacobian
+
+
+def _jacobian_chunk(model: nn.Module, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    f = as_function(model)
+
+    def single(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return f(theta, x.unsqueeze(0)).reshape(-1)
+
+    return vmap(jacrev(single), in_dims=(None, 0))(theta, X)
+
+
+def jacobian(model: nn.Module, X: torch.Tensor, *, chunk_size: int | None = None) -> torch.Tensor:
+    """Per-example Jacobian of the model's outputs with respect to all of its parameters.
+
+    .. math::  J[i, a, p] = \\frac{\\partial f_a(x_i)}{\\partial \\theta_p},
+
+    with :math:`\\theta` the flat parameter vector in
+    ``parameters_to_vector(model.parameters())`` order (every parameter counts,
+    whatever its ``requires_grad``) and :math:`a` running over the flattened
+    per-example output (a model returning shape ``(n,)`` has one output).
+
+    Computed with ``torch.func.vmap(jacrev(...))`` on
+    :func:`dltheory.functional.as_function`, ``chunk_size`` examples at a time.
+    Each example goes through the model alone, so the model must treat examples
+    independently (no batch statistics, no dropout under ``vmap``).
+
+    Parameters
+    ----------
+    model
+        A module mapping a batch ``(n, ...)`` to outputs ``(n, ...)``.
+    X
+        Inputs, examples along the first dimension. Cast to the model's dtype and device.
+    chunk_size
+        Examples per ``vmap`` call. The default keeps a chunk's Jacobian
+        (``chunk_size * outputs * P`` numbers) under about 256 MB.
+
+    Returns
+    -------
+    Tensor of shape ``(n, outputs, P)`` on the model's device, in its dtype.
+    """
+    named = check_model(model)
+    chunk_size = _check_chunk_size(chunk_size)
+    dtype, device = _model_dtype_device(named)
+    X = _check_inputs(X, "X", dtype, device)
+    k = _probe(model, X, "X")
+    theta = flat_parameters(model)
+    P = theta.numel()
+    c = chunk_size or _default_chunk(k * P * theta.element_size())
+    out = torch.empty(X.shape[0], k, P, dtype=dtype, device=device)
+    for s in range(0, X.shape[0], c):
+        out[s : s + c] = _jacobian_chunk(model, theta, X[s : s + c])
+    return out
+
+
+# --------------------------------------------------------------------------- empirical NTK
+
+
+def _structured_layers(model: nn.Module) -> list[nn.Linear] | None:
+    """The linear layers holding every parameter, or ``None`` if some parameter lives elsewhere.
+
+    Static half of the fallback rule: each parameter must be the ``weight`` or
+    ``bias`` of exactly one module of exact type ``nn.Linear`` or ``NTKLinear``.
+    """
+    owners: dict[int, int] = {}
+    layers = []
+    for module in model.modules():
+        own = list(module.parameters(recurse=False))
+        if not own:
+            continue
+        if type(module) not in _STRUCTURED_TYPES:
+            return None
+        known = {id(module.weight)} | ({id(module.bias)} if module.bias is not None else set())
+        if {id(p) for p in own} != known:
+            return None
+        for p in own:
+            owners[id(p)] = owners.get(id(p), 0) + 1
+        layers.append(module)
+    if any(v != 1 for v in owners.values()):  # a parameter shared between layers
+        return None
+    if set(owners) != {id(p) for p in model.parameters()}:
+        return None
+    return layers
+
+
+def _scales(layer: nn.Linear) -> tuple[float, float]:
+    """Squared weight and bias scales of a layer (bias 0 when it has none)."""
+    if type(layer) is NTKLinear:
+        sw, sb = layer.weight_scale, layer.bias_scale
+    else:
+        sw, sb = 1.0, 1.0
+    return float(sw) ** 2, (float(sb) ** 2 if layer.bias is not None else 0.0)
+
+
+def _structured_features(model, layers, X, k, chunk_size):
+    """Layer inputs ``a`` (n, fan_in) and output gradients ``delta`` (n, k, fan_out) per layer.
+
+    Returns ``None`` when the dynamic half of the fallback rule fails: a layer
+    called more than once, a layer input that is not an ``(examples, features)``
+    matrix, inputs modified in place, a different set of layers called per chunk.
+    """
+    params = {name: p.detach().requires_grad_(True) for name, p in model.named_parameters()}
+    calls: dict[nn.Module, list] = {}
+
+    def hook(module, inputs, output):
+        a = inputs[0] if inputs else None
+        calls.setdefault(module, []).append((a, output, getattr(a, "_version", None), output._version))
+        return output.clone()  # so that in-place activations downstream leave z intact
+
+    per_example = sum(l.in_features + (k + 3) * l.out_features for l in layers) * X.element_size()
+    c = chunk_size or _default_chunk(2 * per_example)
+    feats: list[tuple[list, list]] | None = None
+    active_ids = None
+    handles = [layer.register_forward_hook(hook) for layer in layers]
+    try:
+        for s in range(0, X.shape[0], c):
+            calls.clear()
+            Xc = X[s : s + c]
+            n = Xc.shape[0]
+            with torch.enable_grad():
+                out = functional_call(model, params, (Xc,))
+            if not isinstance(out, torch.Tensor) or out.ndim < 1 or out.shape[0] != n or not out.requires_grad:
+                return None
+            out = out.reshape(n, -1)
+            active = [layer for layer in layers if layer in calls]
+            if active_ids is None:
+                active_ids = [id(layer) for layer in active]
+                feats = [([], []) for _ in active]
+            elif active_ids != [id(layer) for layer in active]:
+                return None
+            zs = []
+            for layer in active:
+                if len(calls[layer]) != 1:
+                    return None
+                a, z, va, vz = calls[layer][0]
+                if not isinstance(a, torch.Tensor) or a.shape != (n, layer.in_features):
+                    return None
+                if z.shape != (n, layer.out_features) or a._version != va or z._version != vz:
+                    return None
+                zs.append(z)
+            deltas = [[] for _ in active]
+            for j in range(k):
+                grads = torch.autograd.grad(out[:, j].sum(), zs, retain_graph=j < k - 1, allow_unused=True)
+                for i, g in enumerate(grads):
+                    deltas[i].append(torch.zeros_like(zs[i]) if g is None else g)
+            for i, layer in enumerate(active):
+                feats[i][0].append(calls[layer][0][0].detach())
+                feats[i][1].append(torch.stack(deltas[i], dim=1).detach())
+            del out, zs, deltas
+            calls.clear()
+    finally:
+        for h in handles:
+            h.remove()
+    layer_of = {id(layer): layer for layer in layers}
+    return [
+        (torch.cat(a), torch.cat(d), *_scales(layer_of[lid])) for lid, (a, d) in zip(active_ids, feats)
+    ], active_ids
+
+
+def _fill_blocks(out: torch.Tensor, n1: int, n2: int, c: int, symmetric: bool, block_fn) -> None:
+    """Fill ``out`` (n1, n2, k, k) with row blocks ``block_fn(s, e, j0)`` = rows s:e, columns j0:.
+
+    When ``symmetric`` only the upper block triangle is computed; the lower one
+    is its exact mirror and the diagonal blocks are symmetrised.
+    """
+    for s in range(0, n1, c):
+        e = min(s + c, n1)
+        j0 = s if symmetric else 0
+        block = block_fn(s, e, j0)
+        if symmetric:
+            diag = block[:, : e - s]
+            out[s:e, s:e] = (diag + diag.permute(1, 0, 3, 2)) / 2
+            out[s:e, e:] = block[:, e - s :]
+            out[e:, s:e] = block[:, e - s :].permute(1, 0, 3, 2)
+        else:
+            out[s:e] = block
+        del block
+
+
+def _gram(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``G[i, j, a, b] = <u[i, a], v[j, b]>`` for u (n, k, p), v (m, k, p)."""
+    n, k, p = u.shape
+    m = v.shape[0]
+    return (u.reshape(n * k, p) @ v.reshape(m * k, p).T).reshape(n, k, m, k).permute(0, 2, 1, 3)
+
+
+def _ntk_structured(feats1, feats2, n1, n2, k, chunk_size, symmetric, dtype, device):
+    item = torch.tensor([], dtype=dtype).element_size()
+    c = chunk_size or _default_chunk((2 * k * k + 2) * n2 * item)
+    out = torch.empty(n1, n2, k, k, dtype=dtype, device=device)
+
+    def block(s, e, j0):
+        acc = torch.zeros(e - s, n2 - j0, k, k, dtype=dtype, device=device)
+        for (a1, d1, sw2, sb2), (a2, d2, _, _) in zip(feats1, feats2):
+            D = _gram(d1[s:e], d2[j0:])
+            A = a1[s:e] @ a2[j0:].T
+            if sw2 != 1.0:
+                A.mul_(sw2)
+            if sb2 != 0.0:
+                A.add_(sb2)
+            acc.addcmul_(D, A[:, :, None, None])
+            del D, A
+        return acc
+
+    _fill_blocks(out, n1, n2, c, symmetric, block)
+    return out
+
+
+def _ntk_from_jacobians(model, x1, x2, k, chunk_size, symmetric):
+    theta = flat_parameters(model)
+    P, item = theta.numel(), theta.element_size()
+    c = chunk_size or _default_chunk(k * P * item)
+    n1, n2 = x1.shape[0], x2.shape[0]
+    starts2 = list(range(0, n2, c))
+    cache = None
+    if n2 * k * P * item <= _CACHE_BYTES:
+        cache = {s: _jacobian_chunk(model, theta, x2[s : s + c]) for s in starts2}
+
+    def jac2(s):
+        return cache[s] if cache is not None else _jacobian_chunk(model, theta, x2[s : s + c])
+
+    out = torch.empty(n1, n2, k, k, dtype=theta.dtype, device=theta.device)
+
+    def block(s, e, j0):
+        J1 = jac2(s) if symmetric else _jacobian_chunk(model, theta, x1[s:e])
+        return torch.cat([_gram(J1, J1 if (symmetric and t == s) else jac2(t)) for t in starts2 if t >= j0], dim=1)
+
+    _fill_blocks(out, n1, n2, c, symmetric, block)
+    return out
+
+
+def empirical_ntk(
+    model: nn.Module,
+    x1: torch.Tensor,
+    x2: torch.Tensor | None = None,
+    *,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    """The empirical neural tangent kernel :math:`\\Theta(x_1, x_2)` of a model at its current parameters.
+
+    .. math::
+
+        \\Theta(x, x')_{ab} = \\sum_p \\frac{\\partial f_a(x)}{\\partial\\theta_p}
+                                       \\frac{\\partial f_b(x')}{\\partial\\theta_p},
+
+    the sum running over all parameters (``requires_grad`` is ignored, as in
+    :func:`jacobian`). Equal to ``J1 @ J2.T`` for the Jacobians of :func:`jacobian`.
+
+    **Structured method** (Novak, Sohl-Dickstein, Schoenholz 2022). If every
+    parameter is the weight or bias of a module of exact type ``nn.Linear`` or
+    :class:`dltheory.models.NTKLinear`, a layer :math:`z_l = s_w W_l a_{l-1} + s_b b_l`
+    contributes the gradients :math:`s_w \\delta_l(x) a_{l-1}(x)^\\top` and
+    :math:`s_b \\delta_l(x)` with :math:`\\delta_l = \\partial f / \\partial z_l`, so
+
+    .. math::
+
+        \\Theta(x, x') = \\sum_l \\langle\\delta_l(x), \\delta_l(x')\\rangle
+                          \\big(s_{w,l}^2 \\langle a_{l-1}(x), a_{l-1}(x')\\rangle + s_{b,l}^2\\big)
+
+    (:math:`s_w = s_b = 1` for ``nn.Linear``; for :math:`k` outputs
+    :math:`\\delta_l(x)` is :math:`k \\times` width and the inner product over the
+    width gives the :math:`k \\times k` block). The inputs :math:`a_{l-1}` are
+    captured by forward hooks and the :math:`\\delta_l` of all examples by one
+    backward pass per output component (examples do not interact in an MLP).
+    Cost: :math:`O(n_1 n_2 \\sum_l (k^2 w_l + w_{l-1}))` instead of
+    :math:`O(n_1 n_2 k^2 P)`.
+
+    **Fallback rule.** The structured method is used when (static) every
+    parameter belongs to exactly one such layer, and (dynamic, checked during
+    the forward passes) each layer is called at most once per forward pass on
+    an ``(examples, in_features)`` matrix that is not modified in place, and
+    the model returns one output row per example; a layer that is never called
+    contributes nothing. Otherwise (a convolution, a normalisation layer, a
+    custom parameter, shared weights, a layer applied twice or to sequences)
+    the kernel is ``J1 @ J2.T`` from :func:`jacobian`, block by block. Either
+    way the model must treat examples independently and is run in its current
+    mode (call ``model.eval()`` first if it has dropout).
+
+    **Memory.** Besides the result (:math:`n_1 n_2 k^2` numbers), the structured
+    method stores per example the layers' inputs and output gradients,
+    :math:`\\sum_l (w_{l-1} + k w_l)` numbers (1809 for a 784-256-256-1 MLP,
+    against :math:`P \\approx 270\\,000` for a Jacobian row), and contracts
+    ``chunk_size`` rows of ``x1`` at a time against all of ``x2``, with
+    temporaries of about :math:`(2k^2+2)\\,\\text{chunk}\\,n_2` numbers. The default
+    chunk keeps those temporaries, and the forward/backward pass that collects
+    the features, under about 256 MB. The fallback holds one chunk of Jacobians of
+    ``x1`` (default: under 256 MB) and all of ``x2``'s Jacobian if that is at
+    most 1 GiB (otherwise recomputes it chunk by chunk).
+
+    Parameters
+    ----------
+    model
+        A module mapping a batch ``(n, ...)`` to outputs ``(n, ...)``.
+    x1, x2
+        Inputs, examples along the first dimension, cast to the model's dtype and
+        device. ``x2=None`` means ``x2 = x1``; the kernel is then exactly
+        symmetric and only its upper block triangle is computed.
+    chunk_size
+        Examples per chunk (feature passes, kernel row blocks, Jacobian chunks).
+
+    Returns
+    -------
+    ``(n1, n2)`` for a model with one output per example, ``(n1, n2, k, k)`` for ``k`` outputs.
+    """
+    named = check_model(model)
+    chunk_size = _check_chunk_size(chunk_size)
+    dtype, device = _model_dtype_device(named)
+    symmetric = x2 is None
+    x1 = _check_inputs(x1, "x1", dtype, device)
+    if not symmetric:
+        x2 = _check_inputs(x2, "x2", dtype, device)
+        if x1.shape[1:] != x2.shape[1:]:
+            raise ValueError(
+                f"x1 and x2 must have the same feature shape, got {tuple(x1.shape[1:])} and {tuple(x2.shape[1:])}"
+            )
+    k = _probe(model, x1, "x1")
+    n1 = x1.shape[0]
+    n2 = n1 if symmetric else x2.shape[0]
+
+    result = None
+    layers = _structured_layers(model)
+    if layers is not None:
+        got1 = _structured_features(model, layers, x1, k, chunk_size)
+        got2 = got1 if symmetric or got1 is None else _structured_features(model, layers, x2, k, chunk_size)
+        if got1 is not None and got2 is not None and got1[1] == got2[1]:
+            result = _ntk_structured(got1[0], got2[0], n1, n2, k, chunk_size, symmetric, dtype, device)
+    if result is None:
+        result = _ntk_from_jacobians(model, x1, x1 if symmetric else x2, k, chunk_size, symmetric)
+    return result.reshape(n1, n2) if k == 1 else result
+
+
+def _ntk_loop(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
+    """Reference NTK: one ``torch.autograd.grad`` per example and output, then ``J1 @ J2.T``.
+
+    Slow and memory-hungry (holds both Jacobians); for tests and benchmarks.
+    """
+    named = check_model(model)
+    dtype, device = _model_dtype_device(named)
+    f = as_function(model)
+    theta = flat_parameters(model).requires_grad_(True)
+
+    def jac(X: torch.Tensor) -> torch.Tensor:
+        rows = []
+        for x in X.to(device=device, dtype=dtype):
+            out = f(theta, x.unsqueeze(0)).reshape(-1)
+            rows.append(
+                torch.stack([torch.autograd.grad(out[a], theta, retain_graph=a < out.numel() - 1)[0]
+                             for a in range(out.numel())])
+            )
+        return torch.stack(rows)
+
+    J1 = jac(x1)
+    J2 = J1 if x2 is None else jac(x2)
+    K = _gram(J1, J2)
+    return K.reshape(K.shape[0], K.shape[1]) if J1.shape[1] == 1 else K
+
+
+# --------------------------------------------------------------------------- infinite width
+
+
+def _check_kernel_args(x1, x2, depth, weight_var, bias_var):
+    for name, x in (("x1", x1), ("x2", x2)):
+        if x is None and name == "x2":
+            continue
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        if x.ndim != 2:
+            raise ValueError(f"{name} must be a matrix (n examples x d features), got shape {tuple(x.shape)}")
+        if x.shape[1] < 1:
+            raise ValueError(f"{name} must have at least one feature, got shape {tuple(x.shape)}")
+        if x.is_floating_point() and not torch.isfinite(x).all():
+            raise ValueError(f"{name} contains NaN or inf")
+    if x2 is not None and x1.shape[1] != x2.shape[1]:
+        raise ValueError(f"x1 has {x1.shape[1]} features but x2 has {x2.shape[1]}")
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+        raise ValueError(f"depth (the number of hidden layers) must be a non-negative integer, got {depth!r}")
+    for name, v in (("weight_var", weight_var), ("bias_var", bias_var)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"{name} must be a finite number, got {v!r}")
+    if weight_var <= 0:
+        raise ValueError(f"weight_var must be positive, got {weight_var}")
+    if bias_var < 0:
+        raise ValueError(f"bias_var must be non-negative, got {bias_var}")
+
+
+def _relu_kernels(x1, x2, depth, weight_var, bias_var):
+    _check_kernel_args(x1, x2, depth, weight_var, bias_var)
+    weight_var, bias_var = float(weight_var), float(bias_var)
+    symmetric = x2 is None
+    dtype = x1.dtype if symmetric else torch.promote_types(x1.dtype, x2.dtype)
+    if not dtype.is_floating_point:
+        dtype = torch.get_default_dtype()
+    x1 = x1.to(dtype)
+    d = x1.shape[1]
+    if symmetric:
+        K = x1 @ x1.T / d
+        K = (K + K.T) / 2
+        k1 = K.diagonal().clone()
+        k2 = k1
+    else:
+        x2 = x2.to(device=x1.device, dtype=dtype)
+        K = x1 @ x2.T / d
+        k1 = x1.pow(2).sum(1) / d
+        k2 = x2.pow(2).sum(1) / d
+    theta = torch.zeros_like(K)
+
+    def dense(K, k1, k2, theta):
+        K = weight_var * K + bias_var
+        theta = K + weight_var * theta
+        k1 = weight_var * k1 + bias_var
+        k2 = k1 if symmetric else weight_var * k2 + bias_var
+        return K, k1, k2, theta
+
+    K, k1, k2, theta = dense(K, k1, k2, theta)
+    for _ in range(depth):
+        norms = torch.sqrt(k1[:, None] * k2[None, :])
+        safe = torch.where(norms > 0, norms, torch.ones_like(norms))
+        cos = torch.where(norms > 0, K / safe, torch.zeros_like(K)).clamp(-1.0, 1.0)
+        if symmetric:
+            cos.fill_diagonal_(1.0)
+        angle = torch.arccos(cos)
+        if symmetric:
+            angle.fill_diagonal_(0.0)
+        K = norms * (torch.sin(angle) + (math.pi - angle) * cos) / (2 * math.pi)
+        theta = theta * (math.pi - angle) / (2 * math.pi)
+        if symmetric:
+            k1 = k2 = K.diagonal().clone()
+        else:
+            k1, k2 = k1 / 2, k2 / 2
+        K, k1, k2, theta = dense(K, k1, k2, theta)
+    return K, theta
+
+
+def relu_nngp(
+    x1: torch.Tensor,
+    x2: torch.Tensor | None = None,
+    *,
+    depth: int,
+    weight_var: float = 2.0,
+    bias_var: float = 0.0,
+) -> torch.Tensor:
+    """Infinite-width NNGP kernel of a ReLU MLP with ``depth`` hidden layers (NTK parametrisation).
+
+    The covariance of the output at initialisation of
+    ``mlp([d, w, ..., w, 1], parametrization="ntk", weight_var=..., bias_var=...)``
+    as ``w`` grows: layers Dense, then (ReLU, Dense) ``depth`` times, with
+
+    .. math::
+
+        K_0 = \\frac{x\\cdot x'}{d}, \\qquad
+        \\text{Dense: } K \\leftarrow \\sigma_w^2 K + \\sigma_b^2, \\qquad
+        \\text{ReLU: } K \\leftarrow \\frac{\\sqrt{K(x,x)K(x',x')}}{2\\pi}
+            \\big(\\sin\\varphi + (\\pi - \\varphi)\\cos\\varphi\\big),
+
+    :math:`\\cos\\varphi = K(x,x')/\\sqrt{K(x,x)K(x',x')}` (Cho & Saul 2009's
+    arc-cosine kernel of degree 1, halved; neural-tangents'
+    ``stax.serial(Dense(W_std, b_std), Relu(), ..., Dense(1, W_std, b_std))``
+    with ``W_std**2 = weight_var``, ``b_std**2 = bias_var``).
+    ``depth=0`` is the linear model.
+
+    Computed in the inputs' dtype and on their device. With ``x2=None`` the
+    result is exactly symmetric and the angle is exactly 0 on the diagonal.
+    """
+    return _relu_kernels(x1, x2, depth, weight_var, bias_var)[0]
+
+
+def relu_ntk(
+    x1: torch.Tensor,
+    x2: torch.Tensor | None = None,
+    *,
+    depth: int,
+    weight_var: float = 2.0,
+    bias_var: float = 0.0,
+) -> torch.Tensor:
+    """Infinite-width neural tangent kernel of a ReLU MLP with ``depth`` hidden layers (NTK parametrisation).
+
+    The limit of :func:`empirical_ntk` of
+    ``mlp([d, w, ..., w, 1], parametrization="ntk", weight_var=..., bias_var=...)``
+    as ``w`` grows (Jacot, Gabriel, Hongler 2018). Alongside the NNGP recursion
+    of :func:`relu_nngp`, starting from :math:`\\Theta = 0`,
+
+    .. math::
+
+        \\text{Dense: } \\Theta \\leftarrow K_{\\text{new}} + \\sigma_w^2\\,\\Theta, \\qquad
+        \\text{ReLU: } \\Theta \\leftarrow \\Theta\\,\\frac{\\pi - \\varphi}{2\\pi},
+
+    :math:`(\\pi-\\varphi)/(2\\pi) = E[\\mathrm{relu}'(u)\\mathrm{relu}'(v)]` being
+    Cho & Saul's arc-cosine kernel of degree 0, halved (neural-tangents'
+    ``parameterization='ntk'`` convention, readout layer included).
+
+    Computed in the inputs' dtype and on their device. With ``x2=None`` the
+    result is exactly symmetric and the angle is exactly 0 on the diagonal.
+    """
+    return _relu_kernels(x1, x2, depth, weight_var, bias_var)[1]
