@@ -95,3 +95,9 @@ def test_bad_names_and_variances():
         mlp([2, 3, 1], parametrization="ntk", weight_var=0.0)
     with pytest.raises(ValueError, match="bias_var >= 0"):
         mlp([2, 3, 1], parametrization="ntk", bias_var=-1.0)
+
+
+@pytest.mark.parametrize("widths", [[3, 2.5, 1], [3, True, 1]])
+def test_mlp_rejects_non_integer_widths(widths):
+    with pytest.raises(ValueError, match="integers"):
+        mlp(widths)

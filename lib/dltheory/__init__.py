@@ -1,10 +1,18 @@
 """dltheory: the library of the executable companion book to a course on deep learning theory.
 
-Modules: :mod:`~dltheory.config` (device, seed, scale), :mod:`~dltheory.claims`
-(claim checks), :mod:`~dltheory.linear` (linear least squares, closed forms and
-GD), :mod:`~dltheory.plotting` (house style), :mod:`~dltheory.homework`
-(exercise checkers), :mod:`~dltheory.widgets` (explorers).
-"""
+Modules
+-------
+config      device, seed and scale of every experiment
+claims      the claim checks that end every experiment
+linear      linear least squares: closed forms and the gradient dynamics that reach them
+models      multilayer perceptrons in standard and NTK parametrisation
+losses      the losses of the book, by name
+functional  a model as a function of one flat parameter vector
+curvature   Hessian-vector products, dense Hessians, Lanczos, Hutchinson, SLQ, Gauss-Newton
+ntk         per-example Jacobians, empirical and infinite-width neural tangent kernels
+plotting    the house style and deterministic figures
+homework    checkers for the exercise cells
+widgets     interactive explorers whose logic is a plain function"""
 
 from importlib.metadata import PackageNotFoundError, version
 

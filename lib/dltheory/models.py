@@ -86,6 +86,8 @@ def mlp(
     seed
         Initialise under this seed without touching the global generator.
     """
+    if any(isinstance(w, bool) or int(w) != w for w in widths):
+        raise ValueError(f"widths must be integers, got {list(widths)}")
     widths = [int(w) for w in widths]
     if len(widths) < 2 or min(widths) < 1:
         raise ValueError(f"widths must list at least an input and an output size, all positive; got {widths}")
