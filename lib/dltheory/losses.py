@@ -11,7 +11,7 @@ name           value                                                   targets
 =============  ======================================================  ==================
 
 The binary losses take one output per example (shape ``(n,)`` or ``(n, 1)``).
-The logistic loss is evaluated as ``softplus(-y f)``, which neither overflows nor
+The logistic loss is evaluated as ``-logsigmoid(y f)``, which neither overflows nor
 underflows to a wrong value. :func:`resolve` turns a name or a callable into a
 loss and :func:`check_targets` validates targets once, outside any
 ``torch.func`` transform.
@@ -39,8 +39,8 @@ def square(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def logistic(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """:math:`\\log(1 + e^{-yf})` averaged, computed as ``softplus(-y f)``."""
-    return F.softplus(-_margins(outputs, targets)).mean()
+    """:math:`\\log(1 + e^{-yf})` averaged, computed as ``-logsigmoid(y f)`` (exact and stable)."""
+    return -F.logsigmoid(_margins(outputs, targets)).mean()
 
 
 def exp(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
