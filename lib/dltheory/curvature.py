@@ -22,6 +22,13 @@ callable ``loss(outputs, targets) -> scalar``. :math:`P` is the number of parame
 * :func:`slq_quadrature`, :func:`spectral_density`: the eigenvalue density by
   stochastic Lanczos quadrature (Ghorbani, Krishnan, Xiao 2019).
 
+The tests check every routine against independent computations: autograd's dense
+Hessian, finite differences, ``torch.linalg.eigvalsh``, exact traces and, for the
+products, the linear operators of curvlinops (Dangel et al.). curvlinops is a
+test oracle rather than a dependency: it requires backpack-for-pytorch, which
+pulls in torchvision and a CUDA build of torch, and the book needs only the few
+products written here.
+
 The inputs are validated once, outside the ``torch.func`` transforms: ``X`` and
 ``y`` must have the same number of examples, ``X`` (and a floating ``y``) must be
 finite, the model must have parameters, the loss must return a scalar and, for a
