@@ -23,6 +23,7 @@ help:
 	@echo "make execute         re-execute every notebook in place at quick scale (refresh stored outputs)"
 	@echo "make execute-full NB=book/.../x.ipynb   run one notebook at full scale into _build/full/"
 	@echo "make setup-cells     rewrite every notebook's Colab setup cell from _config.yml"
+	@echo "make student         write the student edition (solutions stripped, stubs left) into student/"
 	@echo "make lock            re-resolve requirements.in into the pinned requirements.txt"
 
 # The virtual environment: created once, reinstalled only when the pins change.
@@ -63,6 +64,9 @@ execute-full: $(STAMP)
 
 setup-cells: $(STAMP)
 	$(PY) tools/setup_cells.py --write $(NOTEBOOKS)
+
+student: $(STAMP)
+	env $(REPRO) $(PY) tools/student_edition.py --execute --out student $(NOTEBOOKS)
 
 lock: $(STAMP)
 	tools/lock.sh $(PYTHON)

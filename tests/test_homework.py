@@ -73,3 +73,10 @@ def test_check_function_on_generic_functions():
     cases = [(np.arange(3.0),), (np.ones(2),)]
     assert homework.check_function(np.square, lambda x: x * x, cases).passed
     assert not homework.check_function(np.abs, lambda x: x * x, cases).passed
+
+
+def test_unanswered_ellipsis_and_wrong_dtypes_are_explained():
+    assert "still `...`" in homework.compare(..., np.ones(2)).message
+    assert "integer dtype" in homework.compare(np.array([0, 1]), np.array([0.5, 1.5])).message
+    assert homework.compare(np.array([1, 2]), np.array([1.0, 2.0])).passed  # an integral answer may be int
+    assert "real array" in homework.compare(np.array(["a"]), np.ones(1)).message

@@ -56,17 +56,25 @@ def _to_numpy(x) -> np.ndarray | None:
 def compare(answer, reference, *, name: str = "your answer", rtol: float = 1e-6, atol: float = 1e-9) -> Feedback:
     """Compare an array-like answer with the reference and explain any difference.
 
-    Checks, in order: that the answer is a number/array/tensor at all, its shape
+    Checks, in order: that the answer is given at all (not ``None`` or ``...``), is
+    a real number/array/tensor, has a dtype that can hold the answer, its shape
     (recognising a transpose), NaN/inf, closeness within ``rtol``/``atol``, and
     for a wrong answer whether it is the reference up to sign or a constant factor.
     """
     if answer is None:
         return Feedback(False, f"{name} is None: did the function forget to `return` its result?")
+    if answer is Ellipsis:
+        return Feedback(False, f"{name} is still `...`: replace it with your answer.")
     ans, ref = _to_numpy(answer), _to_numpy(reference)
     if ans is None:
         return Feedback(False, f"{name} should be a tensor or an array, got {type(answer).__name__}.")
     if ref is None:
         raise TypeError(f"reference must be array-like, got {type(reference).__name__}")
+    if ans.dtype.kind not in "biuf":
+        return Feedback(False, f"{name} has dtype {ans.dtype}; a number or a real array is expected.")
+    if ans.dtype.kind in "biu" and ref.dtype.kind == "f" and not np.allclose(ref, np.round(ref)):
+        return Feedback(False, f"{name} has an integer dtype ({ans.dtype}) but the answer is not integral: "
+                               "did an integer division or a cast to int drop the fractional part?")
     if ans.shape != ref.shape:
         if ans.ndim == 2 and ans.T.shape == ref.shape:
             return Feedback(False, f"{name} has shape {ans.shape} but {ref.shape} is expected: it looks transposed.")
