@@ -1,0 +1,499 @@
+"""dltheory.bounds against hand computations, NumPy/SciPy recomputations, brute-force
+path enumeration, torch.distributions, and the formulas of the papers written out again."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import rel_entr
+from torch import nn
+
+from dltheory import bounds, models
+
+
+def _sequential(*weights, bias=None, relu=True):
+    """A bias-free (or biased) ReLU MLP with the given float64 weight matrices."""
+    layers = []
+    for i, W in enumerate(weights):
+        W = torch.as_tensor(W, dtype=torch.float64)
+        layer = nn.Linear(W.shape[1], W.shape[0], bias=bias is not None, dtype=torch.float64)
+        with torch.no_grad():
+            layer.weight.copy_(W)
+            if bias is not None:
+                layer.bias.copy_(torch.as_tensor(bias[i], dtype=torch.float64))
+        layers.append(layer)
+        if relu and i < len(weights) - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def _random_mlp(widths, bias=False, seed=0):
+    return models.mlp(widths, bias=bias, seed=seed, dtype=torch.float64)
+
+
+def _data(n, d, k, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=g, dtype=torch.float64)
+    y = torch.randint(0, k, (n,), generator=g) if k > 1 else 2 * torch.randint(0, 2, (n,), generator=g) - 1
+    return X, y
+
+
+# --------------------------------------------------------------------------- margins
+
+
+def test_binary_margins_by_hand():
+    net = _sequential([[1.0, 0.0], [0.0, 2.0]], [[1.0, -1.0]])
+    X = torch.tensor([[1.0, 1.0], [3.0, 1.0], [-1.0, 0.5]], dtype=torch.float64)
+    # hidden relu([1, 2]) -> -1; relu([3, 2]) -> 1; relu([-1, 1]) -> -1
+    y = torch.tensor([-1, 1, 1])
+    torch.testing.assert_close(bounds.margins(net, X, y), torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64))
+
+
+def test_multiclass_margins_by_hand():
+    net = _sequential([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    X = torch.tensor([[1.0, 2.0], [1.0, 2.0], [4.0, -1.0]], dtype=torch.float64)
+    # outputs [1, 2, 3], [1, 2, 3], [4, -1, 3]
+    y = torch.tensor([2, 0, 0])
+    torch.testing.assert_close(bounds.margins(net, X, y), torch.tensor([1.0, -2.0, 1.0], dtype=torch.float64))
+
+
+def test_normalized_margins_are_scale_invariant_without_bias_only():
+    X, y = _data(20, 5, 3)
+    for bias, invariant in ((False, True), (True, False)):
+        net = _random_mlp([5, 8, 8, 3], bias=bias)
+        before = bounds.normalized_margins(net, X, y)
+        with torch.no_grad():
+            net[2].weight.mul_(3.7)
+        after = bounds.normalized_margins(net, X, y)
+        assert torch.allclose(before, after, rtol=1e-10) is invariant
+
+
+def test_layer_norms_match_numpy():
+    net = _random_mlp([6, 9, 4, 2], bias=True, seed=3)
+    norms = bounds.layer_norms(net)
+    Ws = [m.weight.detach().numpy() for m in net if isinstance(m, nn.Linear)]
+    np.testing.assert_allclose(norms["frobenius"], [np.linalg.norm(W, "fro") for W in Ws], rtol=1e-12)
+    np.testing.assert_allclose(norms["spectral"], [np.linalg.norm(W, 2) for W in Ws], rtol=1e-12)
+    assert norms["rho"] == pytest.approx(np.prod([np.linalg.norm(W, "fro") for W in Ws]), rel=1e-12)
+    assert norms["rho_spectral"] == pytest.approx(np.prod([np.linalg.norm(W, 2) for W in Ws]), rel=1e-12)
+
+
+# --------------------------------------------------------------------------- spectral complexity
+
+
+def _numpy_spectral_complexity(As, Ms=None):
+    Ms = Ms or [np.zeros_like(A) for A in As]
+    s = [np.linalg.svd(A, compute_uv=False)[0] for A in As]
+    b = [np.linalg.norm(A - M, axis=1).sum() for A, M in zip(As, Ms)]  # row norms of A - M: ||A^T - M^T||_{2,1}
+    return np.prod(s) * sum((bi / si) ** (2 / 3) for bi, si in zip(b, s)) ** 1.5
+
+
+def test_spectral_complexity_by_hand():
+    # 2 * I_8 (s = 2, ||.||_{2,1} = 16, ratio 8 -> 8^(2/3) = 4) then e_1^T (s = 1, ratio 1):
+    # R = (2 * 1) * (4 + 1)^(3/2)
+    net = _sequential(2 * np.eye(8), np.eye(1, 8))
+    assert bounds.spectral_complexity(net) == pytest.approx(2 * 5**1.5, rel=1e-12)
+    # 2 I_8, 3 I_8, 0.5 e_1^T: product 3, ratios 8, 8, 1 -> (4 + 4 + 1)^(3/2) = 27, R = 81
+    net = _sequential(2 * np.eye(8), 3 * np.eye(8), 0.5 * np.eye(1, 8))
+    assert bounds.spectral_complexity(net) == pytest.approx(81.0, rel=1e-12)
+    # one layer: R = ||A||_sigma * ||A^T||_{2,1} / ||A||_sigma = sum of row norms
+    assert bounds.spectral_complexity(_sequential([[3.0, 4.0], [0.0, 1.0]])) == pytest.approx(6.0)
+
+
+def test_spectral_complexity_matches_numpy_with_and_without_reference():
+    net, init = _random_mlp([7, 12, 5, 3], seed=1), _random_mlp([7, 12, 5, 3], seed=2)
+    As = [m.weight.detach().numpy() for m in net if isinstance(m, nn.Linear)]
+    Ms = [m.weight.detach().numpy() for m in init if isinstance(m, nn.Linear)]
+    assert bounds.spectral_complexity(net) == pytest.approx(_numpy_spectral_complexity(As), rel=1e-10)
+    assert bounds.spectral_complexity(net, init) == pytest.approx(_numpy_spectral_complexity(As, Ms), rel=1e-10)
+    assert bounds.spectral_complexity(net, net) == 0.0
+
+
+def test_spectral_complexity_scales_linearly_in_each_layer():
+    net = _random_mlp([4, 6, 6, 2], seed=4)
+    base = bounds.spectral_complexity(net)
+    for i in (0, 2, 4):
+        scaled = _random_mlp([4, 6, 6, 2], seed=4)
+        with torch.no_grad():
+            scaled[i].weight.mul_(2.5)
+        assert bounds.spectral_complexity(scaled) == pytest.approx(2.5 * base, rel=1e-10)
+
+
+def test_spectral_complexity_of_a_zero_layer_is_zero():
+    net = _sequential(np.zeros((3, 2)), np.ones((1, 3)))
+    assert bounds.spectral_complexity(net) == 0.0
+
+
+def test_ntk_layers_count_with_their_effective_matrices():
+    ntk = models.mlp([5, 7, 3], parametrization="ntk", bias=True, bias_var=0.5, seed=0, dtype=torch.float64)
+    layers = [m for m in ntk if isinstance(m, nn.Linear)]
+    plain = _sequential(*[m.weight_scale * m.weight.detach() for m in layers],
+                        bias=[m.bias_scale * m.bias.detach() for m in layers])
+    X, y = _data(10, 5, 3)
+    torch.testing.assert_close(plain(X), ntk(X))
+    assert bounds.spectral_complexity(ntk) == pytest.approx(bounds.spectral_complexity(plain), rel=1e-12)
+    assert bounds.path_norm(ntk) == pytest.approx(bounds.path_norm(plain), rel=1e-12)
+
+
+# --------------------------------------------------------------------------- bias folding
+
+
+def test_folded_network_computes_the_same_function_and_has_the_stated_norms():
+    net = _random_mlp([4, 6, 5, 3], bias=True, seed=5)
+    with torch.no_grad():
+        net[4].bias.zero_()
+    net[4].bias = None  # last layer without bias: the constant is carried up to layer 2 only
+    X, y = _data(15, 4, 3)
+    mats = bounds.folded_weights(net)
+    assert [tuple(a.shape) for a in mats] == [(7, 5), (5, 7), (3, 5)]
+    folded = _sequential(*mats)
+    Xf = bounds.fold_inputs(net, X)
+    torch.testing.assert_close(Xf[:, :4], X)
+    assert (Xf[:, 4] == 1).all()
+    torch.testing.assert_close(folded(Xf), net(X))
+    lin = [m for m in net if isinstance(m, nn.Linear)]
+    # ||A~_1||_F^2 = ||A_1||^2 + ||b_1||^2 + 1 (carrying row); ||A~_2||_F^2 = ||A_2||^2 + ||b_2||^2
+    assert mats[0].pow(2).sum().item() == pytest.approx(lin[0].weight.pow(2).sum().item() + lin[0].bias.pow(2).sum().item() + 1)
+    assert mats[1].pow(2).sum().item() == pytest.approx(lin[1].weight.pow(2).sum().item() + lin[1].bias.pow(2).sum().item())
+    # every bound sees the biased network as its folded, bias-free twin on (x, 1)
+    assert bounds.spectral_complexity(net) == pytest.approx(bounds.spectral_complexity(folded), rel=1e-12)
+    assert bounds.path_norm(net, 1) == pytest.approx(bounds.path_norm(folded, 1), rel=1e-12)
+    a, b = bounds.frobenius_bound(net, X, y, gamma=0.3), bounds.frobenius_bound(folded, Xf, y, gamma=0.3)
+    assert a["bound"] == pytest.approx(b["bound"], rel=1e-12)
+    assert a["data_norm"] ** 2 == pytest.approx(X.pow(2).sum().item() + 15)
+    c, d = bounds.bartlett_bound(net, X, y, gamma=0.3), bounds.bartlett_bound(folded, Xf, y, gamma=0.3)
+    assert c["bound"] == pytest.approx(d["bound"], rel=1e-12)
+    assert c["width"] == 7
+
+
+def test_bias_free_model_is_not_folded():
+    net = _random_mlp([3, 4, 2])
+    X, _ = _data(5, 3, 2)
+    assert [tuple(a.shape) for a in bounds.folded_weights(net)] == [(4, 3), (2, 4)]
+    torch.testing.assert_close(bounds.fold_inputs(net, X), X)
+
+
+# --------------------------------------------------------------------------- path norm
+
+
+def _brute_force_path_norm(weights, biases, p):
+    """Sum over every path (from an input unit or from a bias) of prod |w|^p, by enumeration."""
+    L = len(weights)
+    sizes = [weights[0].shape[1]] + [W.shape[0] for W in weights]
+    total = 0.0
+    for start in range(L + 1):  # start = 0: input units; start = l >= 1: the bias unit of layer l
+        if start > 0 and biases is None:
+            continue
+        first = range(sizes[0]) if start == 0 else [None]
+        for path in itertools.product(first, *[range(s) for s in sizes[max(start, 1):]]):
+            if start == 0:
+                units, value, layers = path, 1.0, range(L)
+                for l in layers:
+                    value *= abs(weights[l][units[l + 1], units[l]]) ** p
+            else:
+                units = path  # units[0] is None, units[1] is the unit of layer `start`
+                value = abs(biases[start - 1][units[1]]) ** p
+                for j, l in enumerate(range(start, L)):
+                    value *= abs(weights[l][units[j + 2], units[j + 1]]) ** p
+            total += value
+    return total ** (1 / p)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_path_norm_matches_enumeration(p):
+    net = _random_mlp([3, 4, 3, 2], seed=6)
+    Ws = [m.weight.detach().numpy() for m in net if isinstance(m, nn.Linear)]
+    assert bounds.path_norm(net, p) == pytest.approx(_brute_force_path_norm(Ws, None, p), rel=1e-10)
+    biased = _random_mlp([3, 4, 3, 2], bias=True, seed=6)
+    lin = [m for m in biased if isinstance(m, nn.Linear)]
+    Ws, bs = [m.weight.detach().numpy() for m in lin], [m.bias.detach().numpy() for m in lin]
+    assert bounds.path_norm(biased, p) == pytest.approx(_brute_force_path_norm(Ws, bs, p), rel=1e-10)
+
+
+def test_path_norm_infinity_is_the_largest_path_product():
+    net = _random_mlp([3, 4, 2], seed=7)
+    W1, W2 = (m.weight.detach().numpy() for m in net if isinstance(m, nn.Linear))
+    expected = max(abs(W2[k, j] * W1[j, i]) for i in range(3) for j in range(4) for k in range(2))
+    assert bounds.path_norm(net, float("inf")) == pytest.approx(expected, rel=1e-12)
+
+
+def test_path_norm_is_invariant_under_rescaling_and_below_the_frobenius_product():
+    net = _random_mlp([5, 7, 6, 3], seed=8)
+    before = {p: bounds.path_norm(net, p) for p in (1, 2)}
+    with torch.no_grad():
+        net[0].weight.mul_(4.0)
+        net[2].weight.div_(4.0)
+    for p in (1, 2):
+        assert bounds.path_norm(net, p) == pytest.approx(before[p], rel=1e-10)
+    assert bounds.path_norm(net, 2) <= bounds.layer_norms(net)["rho"]
+
+
+# --------------------------------------------------------------------------- margin bounds
+
+
+def test_frobenius_bound_components():
+    net = _random_mlp([6, 10, 4], seed=9)
+    X, y = _data(40, 6, 4)
+    gamma, delta = 0.2, 0.1
+    out = bounds.frobenius_bound(net, X, y, gamma=gamma, delta=delta)
+    n, L, k = 40, 2, 4
+    prod_f = np.prod([np.linalg.norm(m.weight.detach().numpy()) for m in net if isinstance(m, nn.Linear)])
+    rad = (math.sqrt(2 * L * math.log(2)) + 1) * prod_f * np.linalg.norm(X.numpy()) / n
+    assert out["rademacher"] == pytest.approx(rad, rel=1e-10)
+    assert out["complexity"] == pytest.approx(4 * k / gamma * rad, rel=1e-10)
+    assert out["confidence"] == pytest.approx(3 * math.sqrt(math.log(2 / delta) / (2 * n)))
+    margin_loss = (bounds.margins(net, X, y) <= gamma).double().mean().item()
+    assert out["margin_loss"] == margin_loss
+    assert out["bound"] == pytest.approx(margin_loss + out["complexity"] + out["confidence"])
+    B = np.linalg.norm(X.numpy(), axis=1).max()
+    assert out["rademacher_worst_case"] == pytest.approx((math.sqrt(2 * L * math.log(2)) + 1) * prod_f * B / math.sqrt(n))
+    assert out["rademacher"] <= out["rademacher_worst_case"]
+    binary = _random_mlp([6, 10, 1], seed=9)
+    _, yb = _data(40, 6, 1)
+    out = bounds.frobenius_bound(binary, X, yb, gamma=gamma, delta=delta)
+    assert out["complexity"] == pytest.approx(2 / gamma * out["rademacher"], rel=1e-12)
+
+
+def test_bartlett_bound_components():
+    net, init = _random_mlp([6, 10, 4], seed=10), _random_mlp([6, 10, 4], seed=11)
+    X, y = _data(50, 6, 4)
+    gamma, delta, n = 0.5, 0.05, 50
+    out = bounds.bartlett_bound(net, X, y, gamma=gamma, delta=delta, reference=init)
+    r_a = bounds.spectral_complexity(net, init)
+    assert out["spectral_complexity"] == r_a
+    assert out["width"] == 10  # the widest layer (input 6, hidden 10, output 4)
+    assert out["data_norm"] == pytest.approx(np.linalg.norm(X.numpy()))
+    expected = 8 / n**1.5 + 72 * out["data_norm"] * r_a * math.sqrt(math.log(2 * 10**2)) * math.log(n) / (gamma * n)
+    assert out["complexity"] == pytest.approx(expected, rel=1e-12)
+    assert out["confidence"] == pytest.approx(3 * math.sqrt(math.log(2 / delta) / (2 * n)))
+    assert out["bound"] == pytest.approx(out["margin_loss"] + out["complexity"] + out["confidence"])
+    assert out["margin_loss"] == (bounds.margins(net, X, y) <= gamma).double().mean().item()
+    wide_input = bounds.bartlett_bound(_random_mlp([30, 5, 2]), *_data(10, 30, 2), gamma=1.0)
+    assert wide_input["width"] == 30 and wide_input["lipschitz_margin"] == 2.0
+
+
+@pytest.mark.parametrize("bound", [bounds.bartlett_bound, bounds.frobenius_bound])
+def test_margin_bounds_trade_margin_loss_for_complexity_as_gamma_grows(bound):
+    net = _random_mlp([6, 10, 3], seed=12)
+    X, y = _data(60, 6, 3)
+    runs = [bound(net, X, y, gamma=g) for g in (0.01, 0.1, 0.5, 2.0, 10.0)]
+    assert all(a["complexity"] > b["complexity"] for a, b in zip(runs, runs[1:]))
+    assert all(a["margin_loss"] <= b["margin_loss"] for a, b in zip(runs, runs[1:]))
+    assert runs[-1]["margin_loss"] == 1.0
+    assert all(r["bound"] > 1 for r in runs)  # random labels, untrained net: vacuous, as it must be
+
+
+def test_margin_bounds_are_non_vacuous_for_a_large_margin_linear_separator():
+    # f(x) = x on x = +-1 with matching labels: every margin is 1, ||X||_2 = sqrt(n), R_A = 1, W = 1
+    n = 1_000_000
+    g = torch.Generator().manual_seed(0)
+    y = 2 * torch.randint(0, 2, (n,), generator=g) - 1
+    X = y.to(torch.float64)[:, None]
+    net = _sequential([[1.0]])
+    frob = bounds.frobenius_bound(net, X, y, gamma=0.99)
+    bft = bounds.bartlett_bound(net, X, y, gamma=0.99)
+    assert frob["margin_loss"] == bft["margin_loss"] == 0.0
+    assert frob["bound"] < 0.01
+    expected = 8 / n**1.5 + 36 * math.sqrt(n) * math.sqrt(math.log(2)) * math.log(n) / (0.99 * n)
+    assert bft["complexity"] == pytest.approx(expected, rel=1e-12)
+    assert bft["bound"] < 0.5
+
+
+# --------------------------------------------------------------------------- PAC-Bayes
+
+
+def test_binary_kl_matches_scipy():
+    for q, p in [(0.1, 0.3), (0.5, 0.5), (0.0, 0.2), (1.0, 0.7), (0.9, 0.01)]:
+        assert bounds.binary_kl(q, p) == pytest.approx(rel_entr(q, p) + rel_entr(1 - q, 1 - p), abs=1e-14)
+    assert bounds.binary_kl(0.3, 1.0) == math.inf
+
+
+@pytest.mark.parametrize("q,c", [(0.0, 0.05), (0.02, 0.01), (0.1, 0.5), (0.3, 0.02), (0.5, 2.0), (0.97, 0.001)])
+def test_kl_inverse_matches_a_fine_grid(q, c):
+    grid = np.linspace(q, 1, 200_001)[:-1]
+    kl = rel_entr(q, grid) + rel_entr(1 - q, 1 - grid)
+    expected = grid[kl <= c].max()
+    got = bounds.kl_inverse(q, c)
+    assert got == pytest.approx(expected, abs=1e-5)
+    assert bounds.binary_kl(q, got) == pytest.approx(c, rel=1e-6) or got == 1.0
+    assert got <= q + math.sqrt(c / 2) + 1e-12  # Pinsker
+
+
+def test_kl_inverse_edge_cases():
+    assert bounds.kl_inverse(0.2, 0.0) == 0.2
+    assert bounds.kl_inverse(1.0, 0.3) == 1.0
+    assert bounds.kl_inverse(0.0, 0.1) == pytest.approx(1 - math.exp(-0.1))
+    assert bounds.kl_inverse(0.3, math.inf) == 1.0
+    with pytest.raises(ValueError, match="q must be a probability"):
+        bounds.kl_inverse(1.2, 0.1)
+    with pytest.raises(ValueError, match="c must be a non-negative"):
+        bounds.kl_inverse(0.2, -0.1)
+
+
+def test_isotropic_gaussian_kl_matches_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    mu_q, mu_p = torch.randn(11, generator=g, dtype=torch.float64), torch.randn(11, generator=g, dtype=torch.float64)
+    for sq, sp in [(0.3, 0.3), (0.1, 0.5), (2.0, 0.7)]:
+        expected = torch.distributions.kl_divergence(
+            torch.distributions.Normal(mu_q, sq), torch.distributions.Normal(mu_p, sp)).sum().item()
+        assert bounds.isotropic_gaussian_kl(mu_q, mu_p, sq, sp) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.fixture
+def trained():
+    """A small ReLU net fitted to a separable two-class problem, with its initialisation."""
+    X, _ = _data(200, 4, 1, seed=13)
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).long()
+    init = _random_mlp([4, 16, 2], bias=True, seed=14)
+    net = _random_mlp([4, 16, 2], bias=True, seed=14)
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    for _ in range(200):
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(X), y).backward()
+        opt.step()
+    return net, init, X, y
+
+
+def test_pac_bayes_bound_formula_and_determinism(trained):
+    net, init, X, y = trained
+    rng = torch.get_rng_state()
+    out = bounds.pac_bayes_bound(net, X, y, sigma=0.05, prior=init, samples=50, seed=3)
+    assert torch.equal(rng, torch.get_rng_state())  # the global generator is not touched
+    again = bounds.pac_bayes_bound(net, X, y, sigma=0.05, prior=init, samples=50, seed=3)
+    assert out == again
+    other = bounds.pac_bayes_bound(net, X, y, sigma=0.05, prior=init, samples=50, seed=4)
+    assert other["kl"] == out["kl"]
+    w = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
+    w0 = torch.nn.utils.parameters_to_vector(init.parameters()).detach()
+    assert out["kl"] == pytest.approx(((w - w0) ** 2).sum().item() / (2 * 0.05**2), rel=1e-10)  # equal variances
+    assert out["num_params"] == w.numel() == 4 * 16 + 16 + 16 * 2 + 2
+    n, m = 200, 50
+    e_bar = bounds.kl_inverse(out["empirical_error"], math.log(2 / 0.01) / m)
+    assert out["empirical_error_bound"] == e_bar
+    assert out["bound"] == bounds.kl_inverse(e_bar, (out["kl"] + math.log(2 * math.sqrt(n) / 0.05)) / n)
+    assert out["bound"] >= out["empirical_error_bound"] >= out["empirical_error"]
+    assert out["train_error"] < 0.1
+
+
+def test_pac_bayes_monte_carlo_error_and_prior(trained):
+    net, init, X, y = trained
+    tiny = bounds.pac_bayes_bound(net, X, y, sigma=1e-9, prior=init, samples=3)
+    assert tiny["empirical_error"] == pytest.approx(tiny["train_error"])
+    zero_prior = bounds.pac_bayes_bound(net, X, y, sigma=0.1, prior_sigma=1.0, samples=5)
+    w = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
+    expected = bounds.isotropic_gaussian_kl(w, torch.zeros_like(w), 0.1, 1.0)
+    assert zero_prior["kl"] == pytest.approx(expected, rel=1e-12) and zero_prior["prior_sigma"] == 1.0
+    # a large perturbation destroys the classifier: the Monte Carlo error approaches chance
+    noisy = bounds.pac_bayes_bound(net, X, y, sigma=10.0, prior=init, samples=20)
+    assert noisy["empirical_error"] > 0.3
+
+
+def test_pac_bayes_grid_pays_a_union_bound(trained):
+    net, init, X, y = trained
+    sigmas = [0.01, 0.03, 0.1]
+    out = bounds.pac_bayes_bound(net, X, y, sigma=sigmas, prior=init, samples=20)
+    assert [g["sigma"] for g in out["grid"]] == sigmas
+    assert out["bound"] == min(g["bound"] for g in out["grid"])
+    K, n = 3, 200
+    for g in out["grid"]:
+        e_bar = bounds.kl_inverse(g["empirical_error"], math.log(2 * K / 0.01) / 20)
+        assert g["bound"] == bounds.kl_inverse(e_bar, (g["kl"] + math.log(2 * math.sqrt(n) * K / 0.05)) / n)
+        single = bounds.pac_bayes_bound(net, X, y, sigma=g["sigma"], prior=init, samples=20)
+        assert single["empirical_error"] == g["empirical_error"]  # same seeded draws
+        assert single["bound"] <= g["bound"]
+
+
+# --------------------------------------------------------------------------- VC
+
+
+def test_vc_bound_is_vacuous_for_an_overparametrised_mlp():
+    net = models.mlp([784, 256, 256, 10], seed=0)
+    W = 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+    assert bounds.vc_dimension(net) == pytest.approx(W * 3 * math.log2(W))
+    assert bounds.vc_bound(net, 10_000) > 1
+
+
+def test_vc_bound_formula_when_n_exceeds_the_vc_dimension():
+    net = _sequential(np.ones((2, 3)), np.ones((1, 2)))  # W = 8, L = 2, h = 8 * 2 * 3 = 48
+    h = bounds.vc_dimension(net)
+    assert h == 48
+    n, delta = 100_000, 0.05
+    expected = math.sqrt((h * (math.log(2 * n / h) + 1) + math.log(4 / delta)) / n)
+    assert bounds.vc_bound(net, n, delta=delta) == pytest.approx(expected)
+    assert bounds.vc_bound(net, n) < bounds.vc_bound(net, n // 10) < 1
+    assert bounds.vc_bound(net, 10) == pytest.approx(math.sqrt((20 * math.log(2) + math.log(80)) / 10))
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_convolutions_and_other_layers_are_refused():
+    X, y = _data(4, 3, 2)
+    conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 2))
+    for call in (lambda m: bounds.spectral_complexity(m), lambda m: bounds.path_norm(m),
+                 lambda m: bounds.vc_bound(m, 10), lambda m: bounds.frobenius_bound(m, X, y, gamma=1.0)):
+        with pytest.raises(ValueError, match="Conv2d found: the bounds here are for fully connected layers"):
+            call(conv)
+    with pytest.raises(ValueError, match="unsupported layer Tanh"):
+        bounds.spectral_complexity(nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)))
+
+    class Custom(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.a(x)
+
+    with pytest.raises(ValueError, match="not an nn.Sequential"):
+        bounds.path_norm(Custom())
+    with pytest.raises(ValueError, match="has no linear layers"):
+        bounds.path_norm(nn.Sequential(nn.ReLU()))
+
+
+def test_bad_data_and_parameters_are_refused():
+    net = _random_mlp([3, 5, 2])
+    X, y = _data(10, 3, 2)
+    with pytest.raises(ValueError, match="X has 10 examples but y has 9"):
+        bounds.bartlett_bound(net, X, y[:9], gamma=1.0)
+    with pytest.raises(ValueError, match="X has 10 examples but y has 9"):
+        bounds.pac_bayes_bound(net, X, y[:9], sigma=0.1)
+    with pytest.raises(ValueError, match="X has 4 features but the first layer takes 3"):
+        bounds.frobenius_bound(net, torch.randn(10, 4, dtype=torch.float64), y, gamma=1.0)
+    with pytest.raises(ValueError, match="X must be a matrix"):
+        bounds.frobenius_bound(net, X[:, :, None], y, gamma=1.0)
+    for gamma in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(ValueError, match="gamma"):
+            bounds.bartlett_bound(net, X, y, gamma=gamma)
+        with pytest.raises(ValueError, match="gamma"):
+            bounds.frobenius_bound(net, X, y, gamma=gamma)
+    for delta in (0.0, 1.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match="delta"):
+            bounds.bartlett_bound(net, X, y, gamma=1.0, delta=delta)
+        with pytest.raises(ValueError, match="delta"):
+            bounds.frobenius_bound(net, X, y, gamma=1.0, delta=delta)
+        with pytest.raises(ValueError, match="delta"):
+            bounds.pac_bayes_bound(net, X, y, sigma=0.1, delta=delta)
+        with pytest.raises(ValueError, match="delta"):
+            bounds.vc_bound(net, 100, delta=delta)
+    for sigma in (0.0, -0.1, [0.1, 0.0], []):
+        with pytest.raises(ValueError, match="sigma"):
+            bounds.pac_bayes_bound(net, X, y, sigma=sigma)
+    with pytest.raises(ValueError, match="prior_sigma"):
+        bounds.pac_bayes_bound(net, X, y, sigma=0.1, prior_sigma=-1.0)
+    with pytest.raises(ValueError, match="samples"):
+        bounds.pac_bayes_bound(net, X, y, sigma=0.1, samples=0)
+    with pytest.raises(ValueError, match="loss must be '01'"):
+        bounds.pac_bayes_bound(net, X, y, sigma=0.1, loss="hinge")
+    with pytest.raises(ValueError, match="prior must have the model's parameter names and shapes"):
+        bounds.pac_bayes_bound(net, X, y, sigma=0.1, prior=_random_mlp([3, 4, 2]))
+    with pytest.raises(ValueError, match="reference has weight shapes"):
+        bounds.spectral_complexity(net, _random_mlp([3, 4, 2]))
+    with pytest.raises(ValueError, match="p must be a number >= 1"):
+        bounds.path_norm(net, 0.5)
+    with pytest.raises(ValueError, match="n \\(the number of training examples\\)"):
+        bounds.vc_bound(net, 0)
+    with pytest.raises(ValueError, match="labels in \\{-1, \\+1\\}"):
+        bounds.frobenius_bound(_random_mlp([3, 5, 1]), X, y, gamma=1.0)  # 0/1 labels for a one-output model
