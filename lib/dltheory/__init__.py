@@ -10,6 +10,9 @@ losses      the losses of the book, by name
 functional  a model as a function of one flat parameter vector
 curvature   Hessian-vector products, dense Hessians, Lanczos, Hutchinson, SLQ, Gauss-Newton
 ntk         per-example Jacobians, empirical and infinite-width neural tangent kernels
+train       fit(): GD, SGD, Gram-Gauss-Newton, SGLD, normalised GD; History; checkpoints
+data        seeded generators, bundled and shipped real data, label corruption
+bounds      margins, norms, spectral complexity and the generalisation bounds built on them
 plotting    the house style and deterministic figures
 homework    checkers for the exercise cells
 widgets     interactive explorers whose logic is a plain function"""
