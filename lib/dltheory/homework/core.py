@@ -1,11 +1,8 @@
-"""The machinery of the exercise checkers: a verdict and a useful hint, never a bare traceback.
+"""The machinery of the exercise checkers (see :mod:`dltheory.homework`).
 
-A checker compares a student's answer (a value, or a function it calls on
-inputs of its own) with the reference, and when they differ it says *how*:
-wrong type, wrong shape (or transposed), NaN, a sign flip, an overall scale
-factor, or a mistake typical of that exercise. It returns a :class:`Feedback`,
-which a notebook shows as its last expression; it does not raise, so a student
-edition with unanswered stubs still runs from top to bottom.
+:func:`compare` explains how an answer differs from the reference,
+:func:`check_function` calls a student's function on test cases and never lets
+its exception escape, and :class:`Feedback` is what both return.
 """
 
 from __future__ import annotations
