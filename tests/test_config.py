@@ -92,3 +92,16 @@ def test_bad_scale_is_an_error(monkeypatch):
     monkeypatch.setenv("DLT_SCALE", "medium")
     with pytest.raises(ValueError, match="DLT_SCALE"):
         config.scale()
+
+
+def test_limit_cpu_threads_only_touches_the_cpu():
+    before = torch.get_num_threads()
+    try:
+        config.limit_cpu_threads(torch.device("cpu"), threads=1)
+        assert torch.get_num_threads() == 1
+        config.limit_cpu_threads(torch.device("meta"), threads=2)  # not the CPU: nothing changes
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="threads"):
+        config.limit_cpu_threads(torch.device("cpu"), threads=0)
