@@ -214,3 +214,18 @@ def test_regularization_explorer_builds_a_slider(wide):
     box = margins.regularization_explorer(*wide)
     assert isinstance(box, ipywidgets.VBox)
     assert isinstance(box.children[0], ipywidgets.FloatLogSlider)
+
+
+def test_normalized_network_refuses_activations_that_are_not_homogeneous():
+    with pytest.raises(ValueError, match="Tanh is not positively homogeneous"):
+        margins.normalized_network(models.mlp([3, 4, 1], activation="tanh", bias=False, seed=0))
+
+
+def test_normalized_network_measures_the_effective_ntk_weights(inputs):
+    net = models.mlp([inputs.shape[1], 7, 5, 1], bias=False, parametrization="ntk", seed=3, dtype=F64)
+    normalized, rhos = margins.normalized_network(net)
+    for layer, rho, original in zip(normalized[::2], rhos, net[::2]):
+        effective = original.weight_scale * original.weight.detach()
+        assert rho == pytest.approx(torch.linalg.matrix_norm(effective).item())
+        assert torch.linalg.matrix_norm(layer.weight_scale * layer.weight).item() == pytest.approx(1.0)
+    torch.testing.assert_close(math.prod(rhos) * normalized(inputs).detach(), net(inputs).detach())

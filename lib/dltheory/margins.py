@@ -223,11 +223,19 @@ def _linear_layers(model: nn.Module) -> list[nn.Linear]:
     return layers
 
 
+_HOMOGENEOUS = (nn.ReLU, nn.LeakyReLU, nn.Identity, nn.Flatten, nn.Sequential)
+
+
 def _bias_free_layers(model: nn.Module) -> list[nn.Linear]:
+    """The linear layers of a network that is positively homogeneous in each of them; ``ValueError`` otherwise."""
     layers = _linear_layers(model)
     if any(layer.bias is not None for layer in layers):
         raise ValueError("the network has biases: it is not positively homogeneous in its weights; "
                          "build it with bias=False")
+    for module in model.modules():
+        if not isinstance(module, (nn.Linear, *_HOMOGENEOUS)):
+            raise ValueError(f"{type(module).__name__} is not positively homogeneous: f = rho f~ needs "
+                             "sigma(c z) = c sigma(z) for c > 0 (ReLU, LeakyReLU, Identity)")
     return layers
 
 
@@ -253,12 +261,17 @@ def normalized_network(model: nn.Module) -> tuple[nn.Module, list[float]]:
 
     Returns a deep copy whose layers are :math:`V_k = W_k/\\rho_k` (unit
     Frobenius norm), which computes :math:`\\tilde f`, and the list of
-    :math:`\\rho_k = \\lVert W_k\\rVert_F`. For a ReLU network
+    :math:`\\rho_k = \\lVert W_k\\rVert_F`. :math:`W_k` is the matrix that
+    multiplies the layer's input (``weight_scale * weight`` for an
+    :class:`~dltheory.models.NTKLinear`). Biases and activations that are not
+    positively homogeneous (anything but ReLU, LeakyReLU, Identity) raise
+    ``ValueError``: the factorisation would not hold. For a ReLU network
     :math:`f = \\prod_k \\rho_k\\, \\tilde f` (deck 1, "Homogeneity properties of
     ReLU networks").
     """
     layers = _bias_free_layers(model)
-    rhos = [torch.linalg.matrix_norm(layer.weight.detach()).item() for layer in layers]
+    rhos = [torch.linalg.matrix_norm(getattr(layer, "weight_scale", 1.0) * layer.weight.detach()).item()
+            for layer in layers]
     if min(rhos) == 0:
         raise ValueError("a layer is zero: it has no direction to normalise")
     return scale_layers(model, [1.0 / r for r in rhos]), rhos
