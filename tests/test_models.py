@@ -101,3 +101,279 @@ def test_bad_names_and_variances():
 def test_mlp_rejects_non_integer_widths(widths):
     with pytest.raises(ValueError, match="integers"):
         mlp(widths)
+
+
+# --------------------------------------------------------------------------- locally connected layers
+
+from dltheory.models import (  # noqa: E402
+    LocallyConnected2d,
+    TreeNetwork,
+    count_parameters,
+    mlp_parameter_count,
+    tree_parameter_count,
+    width_for_budget,
+)
+
+F64 = torch.float64
+
+# (in_channels, out_channels, (H, W), kernel, stride, padding)
+CONV_SHAPES = [
+    (1, 1, (1, 8), (1, 2), (1, 2), 0),
+    (3, 5, (7, 9), 3, 2, 1),
+    (2, 4, (6, 5), (2, 3), (1, 2), 0),
+    (4, 2, (5, 5), 1, 1, 0),
+    (2, 3, (8, 8), 4, 4, 0),
+    (1, 6, (4, 7), (3, 2), (2, 1), (2, 0)),
+]
+
+
+@pytest.mark.parametrize("c_in, c_out, size, kernel, stride, padding", CONV_SHAPES)
+def test_locally_connected_with_tied_weights_is_conv2d(c_in, c_out, size, kernel, stride, padding):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, dtype=F64)
+    layer = LocallyConnected2d.from_conv2d(conv, size)
+    x = torch.randn(3, c_in, *size, dtype=F64)
+    expected = torch.nn.functional.conv2d(x, conv.weight, conv.bias, stride=stride, padding=padding)
+    assert layer(x).shape == expected.shape
+    torch.testing.assert_close(layer(x), expected, rtol=1e-13, atol=1e-13)
+    oh, ow = expected.shape[2:]
+    kh, kw = conv.kernel_size
+    assert count_parameters(layer) == oh * ow * (c_out * c_in * kh * kw + c_out)
+
+
+@pytest.mark.parametrize("c_in, c_out, size, kernel, stride, padding", CONV_SHAPES)
+def test_patches_are_the_im2col_matrix_of_unfold(c_in, c_out, size, kernel, stride, padding):
+    layer = LocallyConnected2d(c_in, c_out, size, kernel, stride, padding, dtype=F64)
+    x = torch.randn(2, c_in, *size, dtype=F64)
+    p = layer.patches(x)
+    n, c, oh, ow, kh, kw = p.shape
+    columns = p.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+    assert torch.equal(columns, torch.nn.functional.unfold(x, kernel, padding=padding, stride=stride))
+
+
+def test_locally_connected_is_the_formula_with_a_filter_per_location():
+    """Every output location has its own filter: a loop over locations, channels and the window."""
+    torch.manual_seed(1)
+    layer = LocallyConnected2d(2, 3, (5, 6), (2, 3), stride=(1, 2), padding=(1, 0), dtype=F64)
+    x = torch.randn(2, 2, 5, 6, dtype=F64)
+    xp = torch.nn.functional.pad(x, (0, 0, 1, 1))
+    W, b = layer.weight.detach(), layer.bias.detach()
+    oh, ow = layer.out_size
+    assert (oh, ow) == ((5 + 2 - 2) // 1 + 1, (6 - 3) // 2 + 1)
+    expected = torch.zeros(2, 3, oh, ow, dtype=F64)
+    for i in range(oh):
+        for j in range(ow):
+            window = xp[:, :, i : i + 2, 2 * j : 2 * j + 3]
+            expected[:, :, i, j] = torch.einsum("ncab,ocab->no", window, W[i, j]) + b[:, i, j]
+    torch.testing.assert_close(layer(x), expected, rtol=1e-13, atol=1e-13)
+    assert not torch.equal(W[0, 0], W[1, 1])  # the filters differ from place to place
+
+
+def test_untied_copies_train_apart():
+    conv = nn.Conv2d(1, 2, (1, 2), stride=(1, 2), dtype=F64)
+    layer = LocallyConnected2d.from_conv2d(conv, (1, 4))
+    x = torch.randn(3, 1, 1, 4, dtype=F64)
+    layer(x)[:, :, :, 0].sum().backward()  # only the first location's output
+    assert layer.weight.grad[0, 0].abs().sum() > 0 and layer.weight.grad[0, 1].abs().sum() == 0
+    with torch.no_grad():
+        layer.weight[0, 1].add_(1.0)
+    assert torch.equal(layer.weight[0, 0], conv.weight.detach())  # a copy, not a view
+    assert not torch.equal(layer.weight[0, 1], conv.weight.detach())
+
+
+def test_locally_connected_init_and_no_bias():
+    layer = LocallyConnected2d(3, 4, 6, 2, stride=2, bias=False)
+    assert layer.bias is None and layer.weight.shape == (3, 3, 4, 3, 2, 2)
+    assert layer.weight.abs().max() <= 1 / math.sqrt(3 * 2 * 2)
+    assert layer(torch.randn(2, 3, 6, 6)).shape == (2, 4, 3, 3)
+    conv = nn.Conv2d(3, 4, 2, stride=2, bias=False, dtype=F64)
+    x = torch.randn(2, 3, 6, 6, dtype=F64)
+    torch.testing.assert_close(LocallyConnected2d.from_conv2d(conv, 6)(x), conv(x))
+    assert "in_size=(6, 6)" in repr(layer)
+
+
+def test_locally_connected_rejects_bad_input():
+    layer = LocallyConnected2d(2, 3, (4, 6), 2, stride=2)
+    with pytest.raises(ValueError, match=r"expects a batch of shape \(n, 2, 4, 6\), got \(2, 4, 6\)"):
+        layer(torch.randn(2, 4, 6))
+    with pytest.raises(ValueError, match=r"built for inputs \(n, 2, 4, 6\).*got \(5, 2, 4, 8\)"):
+        layer(torch.randn(5, 2, 4, 8))
+    with pytest.raises(ValueError, match="built for inputs"):
+        layer(torch.randn(5, 3, 4, 6))
+    with pytest.raises(ValueError, match="got list"):
+        layer([1.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"in_channels": 0}, "in_channels must be a positive integer"),
+        ({"out_channels": 2.5}, "out_channels must be a positive integer"),
+        ({"in_size": (4,)}, "in_size must be an integer >= 1 or a pair"),
+        ({"kernel_size": 0}, "kernel_size must be an integer >= 1"),
+        ({"stride": (1, True)}, "stride must be"),
+        ({"padding": -1}, "padding must be an integer >= 0"),
+        ({"kernel_size": 5}, "does not fit in the input"),
+    ],
+)
+def test_locally_connected_rejects_bad_arguments(kwargs, match):
+    args = {"in_channels": 2, "out_channels": 3, "in_size": (4, 4), "kernel_size": 2}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        LocallyConnected2d(**args)
+
+
+def test_from_conv2d_rejects_what_it_cannot_copy():
+    with pytest.raises(ValueError, match="needs an nn.Conv2d"):
+        LocallyConnected2d.from_conv2d(nn.Linear(2, 3), 4)
+    with pytest.raises(ValueError, match="groups=1, dilation=1"):
+        LocallyConnected2d.from_conv2d(nn.Conv2d(2, 4, 2, groups=2), 4)
+    with pytest.raises(ValueError, match="groups=1, dilation=1"):
+        LocallyConnected2d.from_conv2d(nn.Conv2d(2, 4, 2, dilation=2), 6)
+    with pytest.raises(ValueError, match="numeric padding"):
+        LocallyConnected2d.from_conv2d(nn.Conv2d(2, 4, 3, padding="same"), 6)
+
+
+# --------------------------------------------------------------------------- tree networks
+
+
+def reference_tree(tree: TreeNetwork, x: torch.Tensor) -> torch.Tensor:
+    """A node-by-node evaluation: v_{l,j} = A relu(B [v_{l-1,2j}; v_{l-1,2j+1}] + c) + a."""
+    values = [x[:, k : k + 1] for k in range(x.shape[1])]  # the leaves, (n, 1) each
+    for mix, _, out in tree.levels:
+        new = []
+        for j in range(len(values) // 2):
+            B = mix.weight[0, j, :, :, 0, :]  # (m, c_in, 2): child 0 then child 1
+            inputs = torch.stack([values[2 * j], values[2 * j + 1]], dim=2)  # (n, c_in, 2)
+            hidden = torch.relu(torch.einsum("nck,mck->nm", inputs, B) + mix.bias[:, 0, j])
+            A = out.weight[0, j, :, :, 0, 0]  # (c_out, m)
+            new.append(hidden @ A.T + out.bias[:, 0, j])
+        values = new
+    return values[0]
+
+
+@pytest.mark.parametrize("depth, hidden, channels", [(3, 5, 1), (2, 4, 3), (4, 3, 2), (1, 6, 2)])
+def test_tree_network_is_the_node_by_node_composition(depth, hidden, channels):
+    tree = TreeNetwork(depth, hidden, channels, seed=0, dtype=F64)
+    x = torch.rand(6, 2**depth, dtype=F64) * 2 - 1
+    out = tree(x)
+    assert out.shape == (6, 1)
+    torch.testing.assert_close(out, reference_tree(tree, x), rtol=1e-13, atol=1e-13)
+    shapes = [tuple(v.shape) for v in tree.node_outputs(x)]
+    assert shapes == [(6, channels if l < depth else 1, 1, 2 ** (depth - l)) for l in range(1, depth + 1)]
+
+
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("depth, hidden, channels", [(3, 5, 1), (3, 4, 2), (4, 3, 3), (1, 7, 1)])
+def test_tree_parameter_count_formula(depth, hidden, channels, shared):
+    tree = TreeNetwork(depth, hidden, channels, shared=shared)
+    assert count_parameters(tree) == tree_parameter_count(depth, hidden, channels, shared)
+
+
+def test_tree_parameter_count_by_hand():
+    # depth 3, one number per node: 7 nodes of (2 + 1) m + (m + 1) parameters
+    assert tree_parameter_count(3, 10) == 7 * (4 * 10 + 1)
+    assert tree_parameter_count(3, 10, shared=True) == 3 * (4 * 10 + 1)
+    # depth 2, c = 3: level 1 has 2 nodes of 3m + 3(m+1), the root (2*3+1)m + (m+1)
+    m = 4
+    assert tree_parameter_count(2, m, 3) == 2 * (3 * m + 3 * (m + 1)) + (7 * m + m + 1)
+
+
+def test_tree_nodes_depend_only_on_their_subtree():
+    """The gradient sparsity of locality: node j of level l sees inputs j 2^l .. (j+1) 2^l - 1 only."""
+    depth, hidden = 3, 4
+    tree = TreeNetwork(depth, hidden, 2, seed=1, dtype=F64)
+    with torch.no_grad():  # no hidden unit is off on every example, so every dependence shows
+        for mix, _, _ in tree.levels:
+            mix.bias.fill_(1.0)
+    x = torch.rand(20, 8, dtype=F64) * 2 - 1  # examples are independent: differentiate sums over them
+
+    def support(outputs_of, j):
+        J = torch.autograd.functional.jacobian(lambda v: outputs_of(v).sum(0), x)  # (..., width, 20, 8)
+        J = J.reshape(-1, J.shape[-3], 20, 8)[:, j]
+        return set((J.abs() > 0).any(dim=0).any(dim=0).nonzero().reshape(-1).tolist())
+
+    # first-level hidden units (before the ReLU): node j's depend on x_{2j}, x_{2j+1} only
+    for j in range(4):
+        assert support(lambda v: tree.levels[0][0](v[:, None, None, :]), j) == {2 * j, 2 * j + 1}
+    # node j of level l: exactly the inputs of its subtree (all of them for generic weights and inputs)
+    for level in range(1, depth + 1):
+        for j in range(2 ** (depth - level)):
+            inside = set(range(j * 2**level, (j + 1) * 2**level))
+            assert support(lambda v, level=level: tree.node_outputs(v)[level - 1], j) == inside
+    # the root depends on everything
+    assert support(tree, 0) == set(range(8))
+
+
+@pytest.mark.parametrize("depth, hidden, channels", [(3, 5, 1), (3, 4, 2), (2, 3, 3)])
+def test_convolutional_tree_equals_its_untied_copy(depth, hidden, channels):
+    conv = TreeNetwork(depth, hidden, channels, shared=True, seed=3, dtype=F64)
+    local = conv.untied()
+    assert not local.shared and conv.shared
+    assert all(isinstance(m, nn.Conv2d) for level in conv.levels for m in (level[0], level[2]))
+    assert all(isinstance(m, LocallyConnected2d) for level in local.levels for m in (level[0], level[2]))
+    assert count_parameters(local) == tree_parameter_count(depth, hidden, channels)
+    x = torch.rand(7, 2**depth, dtype=F64) * 2 - 1
+    torch.testing.assert_close(local(x), conv(x), rtol=1e-13, atol=1e-13)
+    torch.testing.assert_close(local(x), reference_tree(local, x), rtol=1e-13, atol=1e-13)
+    # an untied network is copied, not shared
+    again = local.untied()
+    with torch.no_grad():
+        again.levels[0][0].weight.add_(1.0)
+    assert not torch.equal(again.levels[0][0].weight, local.levels[0][0].weight)
+
+
+def test_tree_network_seed_and_bad_input():
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    a, b = TreeNetwork(3, 4, seed=2), TreeNetwork(3, 4, seed=2)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    with pytest.raises(ValueError, match=r"expects inputs of shape \(n, 8\), got \(5, 4\)"):
+        a(torch.randn(5, 4))
+    with pytest.raises(ValueError, match=r"got \(8,\)"):
+        a(torch.randn(8))
+    with pytest.raises(ValueError, match="depth must be a positive integer"):
+        TreeNetwork(0, 4)
+    with pytest.raises(ValueError, match="hidden must be a positive integer"):
+        TreeNetwork(3, 2.0)
+    with pytest.raises(ValueError, match="shared must be True or False"):
+        TreeNetwork(3, 4, shared=1)
+    assert "shared=False" in repr(a)
+
+
+# --------------------------------------------------------------------------- parameter budgets
+
+
+@pytest.mark.parametrize("widths, bias", [([8, 5, 1], True), ([3, 4, 4, 2], True), ([6, 7, 1], False)])
+def test_mlp_parameter_count(widths, bias):
+    assert mlp_parameter_count(widths, bias) == count_parameters(mlp(widths, bias=bias))
+
+
+def test_count_parameters_counts_trainable_only():
+    model = mlp([3, 4, 1])
+    model[0].weight.requires_grad_(False)
+    assert count_parameters(model) == 4 + 5
+    with pytest.raises(ValueError, match="needs an nn.Module"):
+        count_parameters([torch.zeros(3)])
+    with pytest.raises(ValueError, match="widths"):
+        mlp_parameter_count([8])
+
+
+@pytest.mark.parametrize("budget", [1, 5, 11, 12, 100, 455, 903, 10_000])
+def test_width_for_budget_is_the_closest_width(budget):
+    for count in (lambda w: mlp_parameter_count([8, w, 1]), lambda w: tree_parameter_count(3, w, shared=True),
+                  lambda w: mlp_parameter_count([8, w, w, w, 1])):
+        w = width_for_budget(count, budget)
+        best = min(range(1, 2000), key=lambda v: (abs(count(v) - budget), v))
+        assert w == best
+
+
+def test_width_for_budget_ties_and_errors():
+    assert width_for_budget(lambda w: 10 * w, 15) == 1  # 10 and 20 are equally far: the smaller
+    with pytest.raises(ValueError, match="budget must be a positive integer"):
+        width_for_budget(lambda w: w, 0)
+    with pytest.raises(ValueError, match="count must be a function"):
+        width_for_budget(3, 10)
+    with pytest.raises(ValueError, match="no width up to"):
+        width_for_budget(lambda w: 0, 10, max_width=64)

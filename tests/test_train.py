@@ -181,6 +181,56 @@ def test_sgd_deterministic_per_seed_and_converges_on_interpolation(wide):
     torch.testing.assert_close(model.weight.detach(), linear.min_norm_solution(wide.X, wide.Y), rtol=1e-6, atol=1e-8)
 
 
+# --------------------------------------------------------------------------- adam
+
+
+def test_adam_is_the_documented_update_on_mini_batches_with_weight_decay(wide):
+    """The formula of the module docstring, in NumPy, on a linear model: same batches, same steps."""
+    lr, batch, steps, seed, wd, (b1, b2), eps = 0.05, 5, 9, 4, 0.1, (0.8, 0.99), 1e-6
+    model = linear_model(30, 2)
+    train.fit(model, wide.X, wide.Y, loss="square", optimizer="adam", lr=lr, steps=steps, batch_size=batch,
+              seed=seed, weight_decay=wd, adam_betas=(b1, b2), adam_eps=eps, progress=False)
+    generator = torch.Generator().manual_seed(seed)
+    X, Y = wide.X.numpy(), wide.Y.numpy()
+    W, m, v, t = np.zeros((2, 30)), np.zeros((2, 30)), np.zeros((2, 30)), 0
+    while t < steps:
+        order = torch.randperm(12, generator=generator).numpy()
+        for start in range(0, 12, batch):
+            if t == steps:
+                break
+            idx = order[start : start + batch]
+            g = (X[idx] @ W.T - Y[idx]).T @ X[idx] / len(idx) + wd * W
+            t += 1
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g**2
+            W = W - lr / (1 - b1**t) * m / (np.sqrt(v / (1 - b2**t)) + eps)
+    np.testing.assert_allclose(model.weight.detach().numpy(), W, rtol=1e-12, atol=1e-14)
+
+
+def test_adam_full_batch_equals_torch_optim_adam(binary):
+    X, y = binary
+    model, reference = models.mlp([5, 16, 1], seed=0, dtype=F64), models.mlp([5, 16, 1], seed=0, dtype=F64)
+    history = train.fit(model, X, y, loss="logistic", optimizer="adam", lr=0.01, steps=30, weight_decay=0.01,
+                        progress=False)
+    opt = torch.optim.Adam(reference.parameters(), lr=0.01, weight_decay=0.01, foreach=False)
+    for _ in range(30):
+        opt.zero_grad()
+        losses.logistic(reference(X), y).backward()
+        opt.step()
+    for p, q in zip(model.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-14)
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_adam_trains_a_small_regression():
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(64, 2, generator=g, dtype=F64) * 2 - 1
+    y = torch.sin(3 * X[:, 0]) * X[:, 1]
+    model = models.mlp([2, 32, 1], seed=0, dtype=F64)
+    history = train.fit(model, X, y, loss="square", optimizer="adam", lr=0.01, steps=400, progress=False)
+    assert history["loss"][-1] < 0.05 * history["loss"][0]
+
+
 # --------------------------------------------------------------------------- ggn
 
 
@@ -468,13 +518,15 @@ def test_huge_step_raises_naming_the_step(wide, optimizer):
 def _run(binary, optimizer, **kwargs):
     X, y = binary
     model = models.mlp([5, 16, 1], seed=0, dtype=F64)
-    options = {"gd": {}, "sgd": {"batch_size": 5}, "sgld": {"batch_size": 5, "temperature": 1e-3}}[optimizer]
+    options = {"gd": {}, "sgd": {"batch_size": 5}, "sgld": {"batch_size": 5, "temperature": 1e-3},
+               "adam": {"batch_size": 5}, "adam_full": {}}[optimizer]
+    optimizer = "adam" if optimizer == "adam_full" else optimizer
     history = train.fit(model, X, y, loss="logistic", optimizer=optimizer, lr=0.1, steps=40, record_every=3,
                         seed=2, progress=False, **options, **kwargs)
     return model, history
 
 
-@pytest.mark.parametrize("optimizer", ["gd", "sgd", "sgld"])
+@pytest.mark.parametrize("optimizer", ["gd", "sgd", "sgld", "adam", "adam_full"])
 def test_interrupted_and_resumed_equals_uninterrupted(binary, tmp_path, optimizer):
     reference_model, reference = _run(binary, optimizer)
     path = tmp_path / "run.pt"
@@ -482,6 +534,13 @@ def test_interrupted_and_resumed_equals_uninterrupted(binary, tmp_path, optimize
         _run(binary, optimizer, checkpoint=path, checkpoint_every=5, _stop_after=17)
     saved = torch.load(path, weights_only=True)
     assert saved["step"] == 15 and not saved["finished"]
+    if optimizer.startswith("adam"):  # the moment estimates travel with the checkpoint
+        shapes = [tuple(p.shape) for p in reference_model.parameters()]
+        assert [tuple(m.shape) for m in saved["optimizer_state"]["exp_avg"]] == shapes
+        assert [tuple(v.shape) for v in saved["optimizer_state"]["exp_avg_sq"]] == shapes
+        assert all(v.abs().sum() > 0 for v in saved["optimizer_state"]["exp_avg_sq"])
+    else:
+        assert saved["optimizer_state"] == {}
     model, history = _run(binary, optimizer, checkpoint=path, checkpoint_every=5)
     assert_same_weights(model, reference_model)
     assert history.to_json() == reference.to_json()
@@ -585,7 +644,11 @@ def test_checkpoint_write_is_atomic(binary, tmp_path, monkeypatch):
         ({"steps": 2.5}, "steps must be a non-negative integer"),
         ({"lr": 0.0}, "lr must be a positive"),
         ({"lr": -1.0}, "lr must be a positive"),
-        ({"optimizer": "adam"}, "unknown optimizer 'adam'"),
+        ({"optimizer": "adamw"}, "unknown optimizer 'adamw'"),
+        ({"adam_eps": 1e-8}, "option 'adam_eps' belongs to optimizer 'adam'"),
+        ({"optimizer": "adam", "adam_betas": (0.9, 1.0)}, r"adam_betas must be a pair of numbers in \[0, 1\)"),
+        ({"optimizer": "adam", "adam_betas": 0.9}, "adam_betas must be a pair"),
+        ({"optimizer": "adam", "adam_eps": 0.0}, "adam_eps must be a positive number"),
         ({"optimizer": "sgd", "batch_size": 0}, r"batch_size must be an integer in \[1, n=23\]"),
         ({"optimizer": "sgd", "batch_size": 24}, r"batch_size must be an integer in \[1, n=23\]"),
         ({"optimizer": "sgd"}, "sgd needs a batch_size"),

@@ -5,17 +5,25 @@ Modules
 config      device, seed and scale of every experiment
 claims      the claim checks that end every experiment
 linear      linear least squares: closed forms and the gradient dynamics that reach them
-models      multilayer perceptrons in standard and NTK parametrisation
+models      MLPs (standard and NTK parametrisation), locally connected layers, binary-tree networks
 losses      the losses of the book, by name
 functional  a model as a function of one flat parameter vector
 curvature   Hessian-vector products, dense Hessians, Lanczos, Hutchinson, SLQ, Gauss-Newton
 ntk         per-example Jacobians, empirical and infinite-width neural tangent kernels
-train       fit(): GD, SGD, Gram-Gauss-Newton, SGLD, normalised GD; History; checkpoints
+train       fit(): GD, SGD, Adam, Gram-Gauss-Newton, SGLD, normalised GD; History; checkpoints
 data        seeded generators, bundled and shipped real data, label corruption
 bounds      margins, norms, spectral complexity and the generalisation bounds built on them
 plotting    the house style and deterministic figures
 homework    checkers for the exercise cells
-widgets     interactive explorers whose logic is a plain function"""
+widgets     interactive explorers whose logic is a plain function
+
+Section helpers (the experiments of one section each, chapter 1)
+-----------------------------------------------------------------
+compositional  deep vs shallow networks on a binary-tree target, at equal parameter counts
+degeneracy     Takeuchi's condition, Jacobian ranks and the rescaling symmetries of ReLU networks
+margins        max-margin directions, homogeneity and normalised networks
+randomization  time to fit, chance intervals and the relabelling distribution
+normalization  normalised losses and a Rademacher bound for networks with unit Frobenius layers"""
 
 from importlib.metadata import PackageNotFoundError, version
 

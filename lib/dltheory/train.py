@@ -1,4 +1,4 @@
-"""Training loops of the book: GD, SGD, Gram-Gauss-Newton, SGLD and normalised GD.
+"""Training loops of the book: GD, SGD, Adam, Gram-Gauss-Newton, SGLD and normalised GD.
 
 :func:`fit` trains a model in place on a fixed training set ``(X, y)`` and
 returns a :class:`History`: one row per record point with the training loss,
@@ -25,6 +25,26 @@ optimizer that follows a gradient. One *step* is one parameter update.
     ``torch.Generator`` seeded with ``seed`` and cuts it into consecutive batches
     of ``batch_size`` (the last one smaller when ``batch_size`` does not divide
     ``n``), so an epoch is ``ceil(n / batch_size)`` steps.
+``adam``
+    Adam (Kingma & Ba 2015, *Adam: a method for stochastic optimization*), full
+    batch without ``batch_size`` and on mini-batches drawn as for ``sgd`` with
+    one. With :math:`g_t = \\nabla L_B(w_{t-1}) + \\lambda_{wd} w_{t-1}` at update
+    :math:`t = 1, 2, \\dots` and moment estimates :math:`m_0 = v_0 = 0`,
+
+    .. math::  m_t = \\beta_1 m_{t-1} + (1 - \\beta_1)\\, g_t, \\qquad
+               v_t = \\beta_2 v_{t-1} + (1 - \\beta_2)\\, g_t^2, \\qquad
+               w_t = w_{t-1} - \\frac{\\eta}{1 - \\beta_1^t}\\,
+                     \\frac{m_t}{\\sqrt{v_t / (1 - \\beta_2^t)} + \\epsilon},
+
+    coordinate by coordinate, with :math:`(\\beta_1, \\beta_2)` = option
+    ``adam_betas`` (default ``(0.9, 0.999)``) and :math:`\\epsilon` = option
+    ``adam_eps`` (default ``1e-8``): the update of ``torch.optim.Adam``. Weight
+    decay enters the gradient, as for the other methods (it is the gradient of
+    :math:`\\frac{\\lambda_{wd}}2\\lVert w\\rVert^2`), and is then rescaled
+    coordinate by coordinate like the rest of :math:`g_t`: this is L2
+    regularisation as in ``torch.optim.Adam``, not the decoupled decay of AdamW.
+    The moments :math:`m, v` are saved in the checkpoint, so a resumed run is
+    bit-identical to an uninterrupted one.
 ``ggn``
     Gram-Gauss-Newton (Cai, Gao, Hou, Chen, Wang, He, Zhang, Wang 2019,
     *Gram-Gauss-Newton method: learning overparameterized neural networks for
@@ -120,16 +140,19 @@ from torch import nn
 
 from . import bounds, functional, losses, ntk
 
-__all__ = ["fit", "History", "OPTIMIZERS", "DEFAULT_TEMPERATURE", "GGN_RELATIVE_DAMPING"]
+__all__ = ["fit", "History", "OPTIMIZERS", "DEFAULT_TEMPERATURE", "GGN_RELATIVE_DAMPING", "ADAM_BETAS", "ADAM_EPS"]
 
 #: The optimizers :func:`fit` knows.
-OPTIMIZERS = ("gd", "sgd", "ggn", "sgld", "normalized_gd")
+OPTIMIZERS = ("gd", "sgd", "adam", "ggn", "sgld", "normalized_gd")
 #: SGLD's default temperature :math:`T = 1/\beta`.
 DEFAULT_TEMPERATURE = 1e-4
 #: GGN's default damping, relative to the mean eigenvalue of :math:`\lambda J J^\top`.
 GGN_RELATIVE_DAMPING = 1e-6
+#: Adam's default moment decay rates :math:`(\beta_1, \beta_2)` and :math:`\epsilon`.
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
 
-_OPTIONS = {"ggn": ("ggn_lambda", "ggn_alpha"), "sgld": ("temperature",)}
+_OPTIONS = {"ggn": ("ggn_lambda", "ggn_alpha"), "sgld": ("temperature",), "adam": ("adam_betas", "adam_eps")}
 _TEST_OPTIONS = ("_stop_after",)
 _FORMAT = "dltheory.train.fit/1"
 # The noise generator's seed is the shuffling seed shifted by this odd constant (mod 2**64),
@@ -418,6 +441,15 @@ def _check_options(optimizer: str, options: dict) -> dict:
         if not isinstance(temp, (int, float)) or isinstance(temp, bool) or not (math.isfinite(temp) and temp >= 0):
             raise ValueError(f"temperature must be a non-negative number, got {temp!r}")
         resolved = {"temperature": float(temp)}
+    if optimizer == "adam":
+        betas = options.get("adam_betas", ADAM_BETAS)
+        if (not isinstance(betas, (tuple, list)) or len(betas) != 2
+                or any(not isinstance(b, (int, float)) or isinstance(b, bool) or not 0 <= b < 1 for b in betas)):
+            raise ValueError(f"adam_betas must be a pair of numbers in [0, 1), got {betas!r}")
+        eps = options.get("adam_eps", ADAM_EPS)
+        if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not (math.isfinite(eps) and eps > 0):
+            raise ValueError(f"adam_eps must be a positive number, got {eps!r}")
+        resolved = {"adam_betas": [float(betas[0]), float(betas[1])], "adam_eps": float(eps)}
     stop = options.get("_stop_after")
     if stop is not None and (not _is_int(stop) or stop < 0):
         raise ValueError(f"_stop_after must be a non-negative integer, got {stop!r}")
@@ -558,14 +590,15 @@ def fit(
         over examples. Targets are checked once with
         :func:`dltheory.losses.check_targets`.
     optimizer
-        ``"gd"``, ``"sgd"``, ``"ggn"``, ``"sgld"`` or ``"normalized_gd"``.
+        ``"gd"``, ``"sgd"``, ``"adam"``, ``"ggn"``, ``"sgld"`` or ``"normalized_gd"``.
     lr
         Step size :math:`\\eta > 0` (for ``ggn`` a multiple of the Gauss-Newton step).
     steps
-        Number of updates (mini-batch updates for ``sgd``/``sgld``/``ggn``).
+        Number of updates (mini-batch updates for ``sgd``/``sgld``/``ggn``/``adam``).
     batch_size
         ``None`` (full batch) or an integer in ``[1, n]``. ``gd`` and
-        ``normalized_gd`` are full batch (``None`` or ``n``); ``sgd`` needs one.
+        ``normalized_gd`` are full batch (``None`` or ``n``); ``sgd`` needs one;
+        ``adam``, ``ggn`` and ``sgld`` take either.
     weight_decay
         :math:`\\lambda_{wd} \\ge 0`: adds :math:`\\frac{\\lambda_{wd}}2\\lVert w\\rVert^2`
         to the objective (not for ``ggn``).
@@ -595,9 +628,11 @@ def fit(
     **options
         ``ggn_lambda`` (default 1.0) and ``ggn_alpha`` (default ``None``: relative
         damping :data:`GGN_RELATIVE_DAMPING`) for ``ggn``; ``temperature`` (default
-        :data:`DEFAULT_TEMPERATURE`) for ``sgld``. For tests: ``_stop_after=S`` raises
-        ``KeyboardInterrupt`` once step ``S`` is done (after its record and
-        checkpoint, if any), exactly as if the user had interrupted the run there.
+        :data:`DEFAULT_TEMPERATURE`) for ``sgld``; ``adam_betas`` (default
+        :data:`ADAM_BETAS`) and ``adam_eps`` (default :data:`ADAM_EPS`) for
+        ``adam``. For tests: ``_stop_after=S`` raises ``KeyboardInterrupt`` once
+        step ``S`` is done (after its record and checkpoint, if any), exactly as
+        if the user had interrupted the run there.
 
     Returns
     -------
@@ -624,8 +659,10 @@ def fit(
     parameters, dtype, record_every, the metric names, a digest of
     ``eval_data``), the step reached, ``finished``, the model's ``state_dict``,
     the states of the shuffling and noise generators, the sampler's current
-    permutation and position in it, ``optimizer_state`` (empty: none of the
-    methods keeps state between steps beyond the sampler), the History rows as
+    permutation and position in it, ``optimizer_state`` (for ``adam`` the moment
+    estimates ``exp_avg`` and ``exp_avg_sq``, lists of tensors in parameter order;
+    empty for the other methods, which keep no state between steps beyond the
+    sampler), the History rows as
     JSON and the initial parameters (for ``distance_from_init``).
 
     Resume rule: when ``checkpoint`` exists, its fingerprint must equal this
@@ -753,6 +790,8 @@ def fit(
     theta0 = functional.flat_parameters(model).clone()
     history = History()
     start = 0
+    exp_avg = [torch.zeros_like(p) for p in params] if optimizer == "adam" else []
+    exp_avg_sq = [torch.zeros_like(p) for p in params] if optimizer == "adam" else []
 
     if path is not None and path.exists():
         try:
@@ -771,6 +810,10 @@ def fit(
         sampler.load(ck["sampler"])
         history = History.from_json(ck["history"])
         theta0 = ck["init"].to(device=device, dtype=theta0.dtype)
+        if optimizer == "adam":
+            exp_avg = [m.to(device=device, dtype=p.dtype) for m, p in zip(ck["optimizer_state"]["exp_avg"], params)]
+            exp_avg_sq = [v.to(device=device, dtype=p.dtype)
+                          for v, p in zip(ck["optimizer_state"]["exp_avg_sq"], params)]
         start = int(ck["step"])
         if ck["finished"]:
             return history
@@ -824,7 +867,9 @@ def fit(
             "model": {k: v.detach().clone().cpu() for k, v in model.state_dict().items()},
             "generators": {"shuffle": shuffle_gen.get_state(), "noise": noise_gen.get_state()},
             "sampler": sampler.state(),
-            "optimizer_state": {},
+            "optimizer_state": ({} if optimizer != "adam" else
+                                {"exp_avg": [m.detach().clone().cpu() for m in exp_avg],
+                                 "exp_avg_sq": [v.detach().clone().cpu() for v in exp_avg_sq]}),
             "history": history.to_json(),
             "init": theta0.detach().clone().cpu(),
             "torch_version": str(torch.__version__),
@@ -871,6 +916,23 @@ def fit(
             for p, g in zip(params, grads):
                 p.add_(g, alpha=-lr)
         return log_sum - math.log(m.numel())  # log L: finite even when L underflows
+
+    beta1, beta2 = resolved.get("adam_betas", ADAM_BETAS)
+    eps = resolved.get("adam_eps", ADAM_EPS)
+
+    def adam_step(Xb, yb, step: int) -> torch.Tensor:
+        value = loss_fn(model(Xb), yb)
+        grads = torch.autograd.grad(value, params)
+        correction1, correction2 = 1 - beta1**step, 1 - beta2**step
+        with torch.no_grad():
+            for p, g, m, v in zip(params, grads, exp_avg, exp_avg_sq):
+                if weight_decay > 0:
+                    g = g.add(p, alpha=weight_decay)
+                m.lerp_(g, 1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                denominator = (v.sqrt() / math.sqrt(correction2)).add_(eps)
+                p.addcdiv_(m, denominator, value=-lr / correction1)
+        return value.detach()
 
     lam = resolved.get("ggn_lambda", 1.0)
     alpha_opt = resolved.get("ggn_alpha")
@@ -934,6 +996,8 @@ def fit(
                 value = ggn_step(Xb, yb, t + 1)
             elif optimizer == "normalized_gd":
                 value = normalized_step(Xb, yb)
+            elif optimizer == "adam":
+                value = adam_step(Xb, yb, t + 1)
             else:
                 value = gradient_step(Xb, yb)
             t += 1
