@@ -21,15 +21,7 @@ F64 = torch.float64
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Every problem here is tiny: one intra-op thread is as fast when the machine is idle and
-    avoids OpenMP's spin-waiting (100x slower small matmuls) when other processes share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def linear_model(d: int, k: int = 1, W0: torch.Tensor | None = None, dtype=F64) -> nn.Linear:
