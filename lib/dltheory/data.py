@@ -876,16 +876,27 @@ def _mnist_shipped(n_train: int | None, n_test: int | None) -> tuple[np.ndarray,
     return x_tr[:, None], y_tr, x_te[:, None], y_te
 
 
-def _mnist_torchvision(root: Path, n_train: int | None, n_test: int | None) -> tuple[np.ndarray, ...]:
+def _torchvision_splits(dataset: str, root: Path, n_train: int | None, n_test: int | None) -> tuple[np.ndarray, ...]:
+    """The first images of both splits of ``torchvision.datasets.<dataset>``, as NCHW bytes and int64 labels."""
     tv = _import_torchvision()
-    out = []
+    out: list[np.ndarray] = []
     for train, n, what in ((True, n_train, "training"), (False, n_test, "test")):
-        ds = tv.datasets.MNIST(root=str(root), train=train, download=True)
+        ds = getattr(tv.datasets, dataset)(root=str(root), train=train, download=True)
         x = np.asarray(ds.data, dtype=np.uint8)
-        y = np.asarray(ds.targets, dtype=np.int64)
-        x, y = _take(x, y, n, what)
-        out += [x[:, None], y]
+        x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)  # MNIST: NHW; CIFAR-10: NHWC
+        out += _take(x, np.asarray(ds.targets, dtype=np.int64), n, what)
     return tuple(out)
+
+
+def _tensors(arrays: tuple[np.ndarray, ...], flatten: bool, device: torch.device,
+             dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(x_train, y_train, x_test, y_test)`` arrays as images in [0, 1] and int64 labels on ``device``."""
+    x_tr, y_tr, x_te, y_te = arrays
+
+    def labels(y: np.ndarray) -> Tensor:
+        return torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
+
+    return _images(x_tr, flatten, device, dtype), labels(y_tr), _images(x_te, flatten, device, dtype), labels(y_te)
 
 
 def mnist(
@@ -934,7 +945,7 @@ def mnist(
         arrays = _mnist_shipped(n_train, n_test)
     else:
         try:
-            arrays = _mnist_torchvision(_default_root(root), n_train, n_test)
+            arrays = _torchvision_splits("MNIST", _default_root(root), n_train, n_test)
         except _TooFew:
             raise
         except Exception as err:  # no torchvision, no network, a broken download, ...
@@ -959,13 +970,7 @@ def mnist(
                 stacklevel=2,
             )
             arrays = _mnist_shipped(n_train, n_test)
-    x_tr, y_tr, x_te, y_te = arrays
-    return (
-        _images(x_tr, flatten, device, dtype),
-        torch.from_numpy(np.asarray(y_tr, dtype=np.int64)).to(device),
-        _images(x_te, flatten, device, dtype),
-        torch.from_numpy(np.asarray(y_te, dtype=np.int64)).to(device),
-    )
+    return _tensors(arrays, flatten, device, dtype)
 
 
 def cifar10(
@@ -996,25 +1001,13 @@ def cifar10(
     n_train, n_test = _check_sizes(n_train, n_test)
     dtype, device = _check_dtype(dtype), _check_device(device)
     try:
-        tv = _import_torchvision()
-        arrays = []
-        for train, n, what in ((True, n_train, "training"), (False, n_test, "test")):
-            ds = tv.datasets.CIFAR10(root=str(_default_root(root)), train=train, download=True)
-            x = np.asarray(ds.data, dtype=np.uint8).transpose(0, 3, 1, 2)  # NHWC -> NCHW
-            y = np.asarray(ds.targets, dtype=np.int64)
-            arrays += list(_take(x, y, n, what))
+        arrays = _torchvision_splits("CIFAR10", _default_root(root), n_train, n_test)
     except _TooFew:
         raise
     except Exception as err:
         raise RuntimeError(f"could not load CIFAR-10 through torchvision ({type(err).__name__}: {err}). "
                            + _CIFAR_HELP) from err
-    x_tr, y_tr, x_te, y_te = arrays
-    return (
-        _images(x_tr, flatten, device, dtype),
-        torch.from_numpy(y_tr).to(device),
-        _images(x_te, flatten, device, dtype),
-        torch.from_numpy(y_te).to(device),
-    )
+    return _tensors(arrays, flatten, device, dtype)
 
 
 # --------------------------------------------------------------------------- helpers
