@@ -345,7 +345,8 @@ def test_tree_network_seed_and_bad_input():
 # --------------------------------------------------------------------------- parameter budgets
 
 
-@pytest.mark.parametrize("widths, bias", [([8, 5, 1], True), ([3, 4, 4, 2], True), ([6, 7, 1], False)])
+@pytest.mark.parametrize("widths, bias", [([8, 5, 1], True), ([3, 4, 4, 2], True), ([6, 7, 1], False),
+                                          ([8, 32, 32, 2], False), ([3, 5, 2], True)])
 def test_mlp_parameter_count(widths, bias):
     assert mlp_parameter_count(widths, bias) == count_parameters(mlp(widths, bias=bias))
 

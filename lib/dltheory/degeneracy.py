@@ -28,7 +28,7 @@ from torch import nn
 
 from .functional import check_model
 
-__all__ = ["TakeuchiLayer", "takeuchi_condition", "parameter_count", "rescaling_directions",
+__all__ = ["TakeuchiLayer", "takeuchi_condition", "rescaling_directions",
            "layer_columns", "near_zero_count"]
 
 #: Activations :math:`\\sigma` with :math:`\\sigma(cz) = c\\,\\sigma(z)` for :math:`c > 0`.
@@ -94,12 +94,6 @@ def takeuchi_condition(widths: Sequence[int], n: int) -> list[TakeuchiLayer]:
         bound = int(n) * min(widths[k:])
         rows.append(TakeuchiLayer(k, weights, bound, weights > bound))
     return rows
-
-
-def parameter_count(widths: Sequence[int], bias: bool = False) -> int:
-    """:math:`P = \\sum_k N_{k-1} N_k` (plus :math:`\\sum_k N_k` with biases) of an MLP."""
-    widths = _check_widths(widths)
-    return sum(a * b + (b if bias else 0) for a, b in zip(widths[:-1], widths[1:]))
 
 
 def _linear_chain(model: nn.Module) -> list[nn.Linear]:
