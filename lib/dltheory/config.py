@@ -12,6 +12,9 @@ Three environment variables steer a run without touching a notebook:
     when CUDA is available, ``quick`` otherwise.
 ``DLT_SEED``
     not used by the library; notebooks pass their seed to :func:`seed_all`.
+``DLT_PROGRESS``
+    ``1`` or ``0``: show or hide the progress bars of long loops everywhere.
+    Default: shown at full scale only (:mod:`dltheory._progress`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import Literal, TypeVar
 
 import numpy as np
 import torch
+
+from ._checks import check_int, check_seed
 
 __all__ = ["device", "seed_all", "scale", "by_scale", "in_colab", "banner", "limit_cpu_threads", "Scale"]
 
@@ -107,9 +112,7 @@ def seed_all(seed: int, *, deterministic: bool = True) -> torch.Generator:
     warning, not an error, where an operation has none), and cuDNN's autotuner is
     switched off, so that a seeded run repeats bit for bit on the same machine.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -162,7 +165,6 @@ def limit_cpu_threads(dev: torch.device, threads: int = 1) -> None:
     waiting for busy cores (seen: 100x slower small matrix products on two shared
     cores).
     """
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    threads = check_int(threads, "threads", min=1)
     if torch.device(dev).type == "cpu":
         torch.set_num_threads(threads)
