@@ -1,12 +1,18 @@
 """dltheory.models: layer structure, parametrisations, seeding and bad input."""
 
 import math
+import re
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from dltheory.models import ACTIVATIONS, NTKLinear, mlp
+from dltheory.models import ACTIVATIONS, NTKLinear, mlp, mlp_parameter_count
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+F64 = torch.float64
 
 
 def test_standard_mlp_structure():
@@ -71,6 +77,61 @@ def test_seed_reproducible_and_leaves_global_rng_alone():
     assert all(torch.equal(p, q) for p, q in zip(n1.parameters(), n2.parameters()))
 
 
+def layers_the_old_way(widths, seed, *, ntk=False, dtype=None, activation=nn.ReLU):
+    """How mlp(seed=...) drew its weights before the refactor: torch.manual_seed, then the layers, on the CPU."""
+    torch.manual_seed(seed)
+    layers = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(NTKLinear(a, b, bias_std=0.5, dtype=dtype) if ntk else nn.Linear(a, b, dtype=dtype))
+        if i < len(widths) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize("ntk, dtype", [(False, None), (True, None), (False, F64), (True, F64)])
+@pytest.mark.parametrize("seed", [0, 7, 2**40 + 3])
+def test_a_seed_gives_the_same_weights_as_before_the_refactor(seed, ntk, dtype):
+    widths = [5, 7, 4, 3]
+    old = layers_the_old_way(widths, seed, ntk=ntk, dtype=dtype)
+    extra = dict(parametrization="ntk", bias_var=0.25) if ntk else {}
+    new = mlp(widths, seed=seed, dtype=dtype, **extra)
+    assert [type(m) for m in new] == [type(m) for m in old]
+    for (name, p), (_, q) in zip(new.named_parameters(), old.named_parameters(), strict=True):
+        assert p.dtype == q.dtype and torch.equal(p, q), name
+
+
+def test_a_seed_touches_no_global_generator(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the global CUDA generators were reseeded")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.cuda, "manual_seed_all", refuse)
+        patch.setattr(torch.cuda, "manual_seed", refuse)
+        with pytest.raises(AssertionError, match="reseeded"):  # the patch bites: torch.manual_seed goes through it
+            torch.manual_seed(0)
+        torch.default_generator.manual_seed(123)
+        state = torch.get_rng_state()
+        a = mlp([3, 4, 2], seed=5)
+        n = mlp([3, 4, 2], parametrization="ntk", seed=5)
+        t = TreeNetwork(2, 3, seed=5)
+        assert torch.equal(torch.get_rng_state(), state)
+        draw = torch.rand(3)
+    torch.manual_seed(123)
+    assert torch.equal(draw, torch.rand(3))  # the global stream went on as if nothing had happened
+    for model, again in ((a, mlp([3, 4, 2], seed=5)), (n, mlp([3, 4, 2], parametrization="ntk", seed=5)),
+                         (t, TreeNetwork(2, 3, seed=5))):
+        assert all(torch.equal(p, q) for p, q in zip(model.parameters(), again.parameters(), strict=True))
+
+
+def test_without_a_seed_the_global_generator_draws():
+    old = layers_the_old_way([4, 6, 1], 11)
+    after_old = torch.get_rng_state()
+    torch.manual_seed(11)
+    new = mlp([4, 6, 1])
+    assert torch.equal(torch.get_rng_state(), after_old)  # it advanced the global stream, as nn.Linear does
+    assert all(torch.equal(p, q) for p, q in zip(new.parameters(), old.parameters(), strict=True))
+
+
 def test_dtype_and_device():
     model = mlp([3, 4, 2], parametrization="ntk", dtype=torch.float64, device="cpu")
     assert all(p.dtype == torch.float64 and p.device.type == "cpu" for p in model.parameters())
@@ -78,8 +139,11 @@ def test_dtype_and_device():
 
 @pytest.mark.parametrize("widths", [[3], [], [3, 0, 1], [3, -2], [0, 2]])
 def test_bad_widths(widths):
-    with pytest.raises(ValueError, match="widths"):
+    with pytest.raises(ValueError, match=r"^widths(\[\d\])? must ") as built:
         mlp(widths)
+    with pytest.raises(ValueError) as counted:
+        mlp_parameter_count(widths)
+    assert str(counted.value) == str(built.value)
 
 
 def test_bad_names_and_variances():
@@ -91,16 +155,55 @@ def test_bad_names_and_variances():
         mlp([2, 3, 1], weight_var=2.0)
     with pytest.raises(ValueError, match="weight_var"):
         mlp([2, 3, 1], bias_var=0.1)
-    with pytest.raises(ValueError, match="weight_var > 0"):
+    with pytest.raises(ValueError, match=r"^weight_var must be a positive number, got 0\.0$"):
         mlp([2, 3, 1], parametrization="ntk", weight_var=0.0)
-    with pytest.raises(ValueError, match="bias_var >= 0"):
+    with pytest.raises(ValueError, match=r"^bias_var must be a non-negative number, got -1\.0$"):
         mlp([2, 3, 1], parametrization="ntk", bias_var=-1.0)
+    with pytest.raises(TypeError, match=r"^weight_var must be a positive number, got '2'$"):
+        mlp([2, 3, 1], parametrization="ntk", weight_var="2")
 
 
-@pytest.mark.parametrize("widths", [[3, 2.5, 1], [3, True, 1]])
-def test_mlp_rejects_non_integer_widths(widths):
-    with pytest.raises(ValueError, match="integers"):
+@pytest.mark.parametrize("widths, shown", [([3, 2.5, 1], "2.5"), ([3, True, 1], "True"), ([3, "4", 1], "'4'"),
+                                           ([3, None], "None")])
+def test_mlp_rejects_non_integer_widths_with_a_type_error(widths, shown):
+    for build in (mlp, mlp_parameter_count):
+        with pytest.raises(TypeError, match=rf"^widths\[1\] must be a positive integer, got {re.escape(shown)}$"):
+            build(widths)
+
+
+@pytest.mark.parametrize("widths", ["345", 5, None, {3: 1}])
+def test_mlp_widths_must_be_a_sequence(widths):
+    with pytest.raises(TypeError, match=r"^widths must be a sequence of positive integers, got "):
         mlp(widths)
+
+
+def test_mlp_accepts_numpy_integer_widths():
+    model = mlp((np.int64(3), np.int32(4), 2), seed=0)
+    assert [(m.in_features, m.out_features) for m in model if isinstance(m, nn.Linear)] == [(3, 4), (4, 2)]
+    assert mlp_parameter_count([np.int64(3), 4, np.int8(2)]) == 4 * 4 + 5 * 2
+
+
+def test_leaky_relu_mlp():
+    model = mlp([3, 6, 5, 2], activation="leaky_relu", seed=0, dtype=F64)
+    assert [type(m) for m in model] == [nn.Linear, nn.LeakyReLU, nn.Linear, nn.LeakyReLU, nn.Linear]
+    x = torch.randn(9, 3, dtype=F64)
+    h = x
+    for i in (0, 2):
+        z = model[i](h)
+        h = torch.where(z > 0, z, 0.01 * z)  # PyTorch's default negative slope
+    torch.testing.assert_close(model(x), model[4](h), rtol=1e-14, atol=1e-14)
+    assert (model[0](x) < 0).any()  # the negative part was exercised
+
+
+@pytest.mark.parametrize("bias", ["no", 1, None])
+def test_mlp_refuses_a_bias_flag_that_is_not_a_bool(bias):
+    with pytest.raises(TypeError, match=r"^bias must be True or False, got "):
+        mlp([2, 3, 1], bias=bias)
+
+
+def test_mlp_refuses_an_integer_dtype():
+    with pytest.raises(ValueError, match=r"^dtype must be a floating-point torch dtype"):
+        mlp([2, 3, 1], dtype=torch.int64)
 
 
 # --------------------------------------------------------------------------- locally connected layers
@@ -109,12 +212,9 @@ from dltheory.models import (  # noqa: E402
     LocallyConnected2d,
     TreeNetwork,
     count_parameters,
-    mlp_parameter_count,
     tree_parameter_count,
     width_for_budget,
 )
-
-F64 = torch.float64
 
 # (in_channels, out_channels, (H, W), kernel, stride, padding)
 CONV_SHAPES = [
@@ -200,26 +300,29 @@ def test_locally_connected_rejects_bad_input():
         layer(torch.randn(5, 2, 4, 8))
     with pytest.raises(ValueError, match="built for inputs"):
         layer(torch.randn(5, 3, 4, 6))
-    with pytest.raises(ValueError, match="got list"):
+    with pytest.raises(TypeError, match="got list"):
         layer([1.0, 2.0])
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, error, match",
     [
-        ({"in_channels": 0}, "in_channels must be a positive integer"),
-        ({"out_channels": 2.5}, "out_channels must be a positive integer"),
-        ({"in_size": (4,)}, "in_size must be an integer >= 1 or a pair"),
-        ({"kernel_size": 0}, "kernel_size must be an integer >= 1"),
-        ({"stride": (1, True)}, "stride must be"),
-        ({"padding": -1}, "padding must be an integer >= 0"),
-        ({"kernel_size": 5}, "does not fit in the input"),
+        ({"in_channels": 0}, ValueError, r"^in_channels must be a positive integer, got 0$"),
+        ({"out_channels": 2.5}, TypeError, r"^out_channels must be a positive integer, got 2\.5$"),
+        ({"in_size": (4,)}, ValueError, r"^in_size must be an integer or a pair of them, got \(4,\)$"),
+        ({"in_size": (4, 4, 4)}, ValueError, r"^in_size must be an integer or a pair of them"),
+        ({"in_size": "4"}, TypeError, r"^in_size must be a positive integer, got '4'$"),
+        ({"kernel_size": 0}, ValueError, r"^kernel_size must be a positive integer, got 0$"),
+        ({"stride": (1, True)}, TypeError, r"^stride must be a positive integer, got True$"),
+        ({"padding": -1}, ValueError, r"^padding must be a non-negative integer, got -1$"),
+        ({"padding": (0, 1.0)}, TypeError, r"^padding must be a non-negative integer, got 1\.0$"),
+        ({"kernel_size": 5}, ValueError, "does not fit in the input"),
     ],
 )
-def test_locally_connected_rejects_bad_arguments(kwargs, match):
+def test_locally_connected_rejects_bad_arguments(kwargs, error, match):
     args = {"in_channels": 2, "out_channels": 3, "in_size": (4, 4), "kernel_size": 2}
     args.update(kwargs)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         LocallyConnected2d(**args)
 
 
@@ -333,12 +436,16 @@ def test_tree_network_seed_and_bad_input():
         a(torch.randn(5, 4))
     with pytest.raises(ValueError, match=r"got \(8,\)"):
         a(torch.randn(8))
-    with pytest.raises(ValueError, match="depth must be a positive integer"):
+    with pytest.raises(ValueError, match=r"^depth must be a positive integer, got 0$"):
         TreeNetwork(0, 4)
-    with pytest.raises(ValueError, match="hidden must be a positive integer"):
+    with pytest.raises(TypeError, match=r"^hidden must be a positive integer, got 2\.0$"):
         TreeNetwork(3, 2.0)
-    with pytest.raises(ValueError, match="shared must be True or False"):
+    with pytest.raises(TypeError, match=r"^shared must be True or False, got 1$"):
         TreeNetwork(3, 4, shared=1)
+    with pytest.raises(ValueError, match=r"^seed must be a non-negative integer below 2\*\*63, got -1$"):
+        TreeNetwork(3, 4, seed=-1)
+    with pytest.raises(TypeError, match=r"^channels must be a positive integer, got True$"):
+        tree_parameter_count(3, 4, True)
     assert "shared=False" in repr(a)
 
 
@@ -355,9 +462,9 @@ def test_count_parameters_counts_trainable_only():
     model = mlp([3, 4, 1])
     model[0].weight.requires_grad_(False)
     assert count_parameters(model) == 4 + 5
-    with pytest.raises(ValueError, match="needs an nn.Module"):
+    with pytest.raises(TypeError, match=r"^model must be a torch.nn.Module, got list$"):
         count_parameters([torch.zeros(3)])
-    with pytest.raises(ValueError, match="widths"):
+    with pytest.raises(ValueError, match=r"^widths must list at least an input and an output size, got \[8\]$"):
         mlp_parameter_count([8])
 
 
@@ -372,9 +479,11 @@ def test_width_for_budget_is_the_closest_width(budget):
 
 def test_width_for_budget_ties_and_errors():
     assert width_for_budget(lambda w: 10 * w, 15) == 1  # 10 and 20 are equally far: the smaller
-    with pytest.raises(ValueError, match="budget must be a positive integer"):
+    with pytest.raises(ValueError, match=r"^budget must be a positive integer, got 0$"):
         width_for_budget(lambda w: w, 0)
-    with pytest.raises(ValueError, match="count must be a function"):
+    with pytest.raises(TypeError, match=r"^budget must be a positive integer, got 10\.0$"):
+        width_for_budget(lambda w: w, 10.0)
+    with pytest.raises(TypeError, match="count must be a function"):
         width_for_budget(3, 10)
     with pytest.raises(ValueError, match="no width up to"):
         width_for_budget(lambda w: 0, 10, max_width=64)

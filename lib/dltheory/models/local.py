@@ -1,146 +1,33 @@
-"""Small models of the book: multilayer perceptrons in standard or NTK parametrisation,
-locally connected layers, and deep networks with the structure of a binary tree.
+"""Locally connected layers and deep networks with the structure of a binary tree.
 
-The NTK parametrisation (Jacot, Gabriel, Hongler 2018) draws every weight and
-bias from :math:`N(0, 1)` and scales in the forward pass,
-
-.. math::  z^{l} = \\frac{\\sigma_w}{\\sqrt{n_{l-1}}} W^{l} a^{l-1} + \\sigma_b b^{l},
-
-so that the network's tangent kernel converges, as the widths grow, to the
-deterministic kernel :func:`dltheory.ntk.relu_ntk` (neural-tangents'
-``stax.Dense(W_std=σ_w, b_std=σ_b, parameterization='ntk')`` convention).
+Locality without weight sharing (:class:`LocallyConnected2d`) is what the
+approximation theorem for compositional functions needs (Mhaskar, Liao, Poggio
+2016); :class:`TreeNetwork` mirrors the binary-tree target
+:func:`dltheory.data.binary_tree_target` node for node.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = [
-    "NTKLinear", "mlp", "ACTIVATIONS", "LocallyConnected2d", "TreeNetwork", "count_parameters",
-    "mlp_parameter_count", "tree_parameter_count", "width_for_budget",
-]
+from .._checks import check_bool, check_int
+from .mlp import seeded
 
-ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "softplus": nn.Softplus,
-    "identity": nn.Identity,
-}
-
-
-class NTKLinear(nn.Linear):
-    """A linear layer in NTK parametrisation: ``weight_scale * W x + bias_scale * b``.
-
-    ``weight_scale = weight_std / sqrt(in_features)`` and ``bias_scale = bias_std``;
-    the parameters themselves are standard normal. The gradient with respect to
-    ``weight`` is ``weight_scale`` times the usual outer product, which
-    :func:`dltheory.ntk.empirical_ntk` uses.
-    """
-
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
-                 weight_std: float = math.sqrt(2.0), bias_std: float = 0.0,
-                 device=None, dtype=None) -> None:
-        self.weight_scale = weight_std / math.sqrt(in_features)
-        self.bias_scale = bias_std
-        super().__init__(in_features, out_features, bias, device=device, dtype=dtype)
-
-    def reset_parameters(self) -> None:
-        nn.init.normal_(self.weight)
-        if self.bias is not None:
-            nn.init.normal_(self.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bias = None if self.bias is None else self.bias_scale * self.bias
-        return F.linear(x, self.weight_scale * self.weight, bias)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", weight_scale={self.weight_scale:.4g}, bias_scale={self.bias_scale:.4g}"
-
-
-def mlp(
-    widths: Sequence[int],
-    activation: str = "relu",
-    bias: bool = True,
-    parametrization: str = "standard",
-    *,
-    weight_var: float | None = None,
-    bias_var: float | None = None,
-    seed: int | None = None,
-    dtype: torch.dtype | None = None,
-    device: torch.device | str | None = None,
-) -> nn.Sequential:
-    """A multilayer perceptron ``widths[0] -> widths[1] -> ... -> widths[-1]``.
-
-    Every hidden layer is followed by ``activation``; the last layer is linear.
-
-    Parameters
-    ----------
-    widths
-        Input dimension, hidden widths, output dimension (at least two entries).
-    parametrization
-        ``"standard"``: ``torch.nn.Linear`` with PyTorch's default initialisation.
-        ``"ntk"``: :class:`NTKLinear` layers with ``weight_std = sqrt(weight_var)``
-        (default 2.0) and ``bias_std = sqrt(bias_var)`` (default 0.0), the
-        convention of :func:`dltheory.ntk.relu_ntk`.
-    seed
-        Initialise under this seed without touching the global generator.
-    """
-    if any(isinstance(w, bool) or int(w) != w for w in widths):
-        raise ValueError(f"widths must be integers, got {list(widths)}")
-    widths = [int(w) for w in widths]
-    if len(widths) < 2 or min(widths) < 1:
-        raise ValueError(f"widths must list at least an input and an output size, all positive; got {widths}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
-    if parametrization not in ("standard", "ntk"):
-        raise ValueError(f"parametrization must be 'standard' or 'ntk', got {parametrization!r}")
-    if parametrization == "standard" and (weight_var is not None or bias_var is not None):
-        raise ValueError("weight_var and bias_var set the NTK parametrisation; use parametrization='ntk'")
-    weight_var = 2.0 if weight_var is None else float(weight_var)
-    bias_var = 0.0 if bias_var is None else float(bias_var)
-    if weight_var <= 0 or bias_var < 0:
-        raise ValueError(f"need weight_var > 0 and bias_var >= 0, got {weight_var}, {bias_var}")
-
-    def build() -> nn.Sequential:
-        layers: list[nn.Module] = []
-        for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
-            if parametrization == "ntk":
-                layers.append(NTKLinear(fan_in, fan_out, bias, weight_std=math.sqrt(weight_var),
-                                        bias_std=math.sqrt(bias_var), dtype=dtype, device=device))
-            else:
-                layers.append(nn.Linear(fan_in, fan_out, bias, dtype=dtype, device=device))
-            if i < len(widths) - 2:
-                layers.append(ACTIVATIONS[activation]())
-        return nn.Sequential(*layers)
-
-    if seed is None:
-        return build()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build()
-
-
-# --------------------------------------------------------------------------- local layers and trees
+__all__ = ["LocallyConnected2d", "TreeNetwork", "tree_parameter_count"]
 
 
 def _pair(value: int | Sequence[int], name: str, minimum: int) -> tuple[int, int]:
     """``value`` as a pair of integers ``>= minimum`` (an integer stands for both)."""
     items = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
-    if len(items) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in items):
-        raise ValueError(f"{name} must be an integer >= {minimum} or a pair of them, got {value!r}")
-    return items[0], items[1]
-
-
-def _positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    if len(items) != 2:
+        raise ValueError(f"{name} must be an integer or a pair of them, got {value!r}")
+    return check_int(items[0], name, min=minimum), check_int(items[1], name, min=minimum)
 
 
 class LocallyConnected2d(nn.Module):
@@ -200,8 +87,8 @@ class LocallyConnected2d(nn.Module):
                  padding: int | Sequence[int] = 0, bias: bool = True, *,
                  device=None, dtype=None) -> None:
         super().__init__()
-        self.in_channels = _positive_int(in_channels, "in_channels")
-        self.out_channels = _positive_int(out_channels, "out_channels")
+        self.in_channels = check_int(in_channels, "in_channels", min=1)
+        self.out_channels = check_int(out_channels, "out_channels", min=1)
         self.in_size = _pair(in_size, "in_size", 1)
         self.kernel_size = _pair(kernel_size, "kernel_size", 1)
         self.stride = _pair(stride, "stride", 1)
@@ -227,10 +114,11 @@ class LocallyConnected2d(nn.Module):
             nn.init.uniform_(self.bias, -bound, bound)
 
     def _check_input(self, x: torch.Tensor) -> None:
-        if not isinstance(x, torch.Tensor) or x.ndim != 4:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"LocallyConnected2d expects a batch of shape (n, {self.in_channels}, "
-                             f"{self.in_size[0]}, {self.in_size[1]}), got {shape}")
+        expected = f"a batch of shape (n, {self.in_channels}, {self.in_size[0]}, {self.in_size[1]})"
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"LocallyConnected2d expects {expected}, got {type(x).__name__}")
+        if x.ndim != 4:
+            raise ValueError(f"LocallyConnected2d expects {expected}, got {tuple(x.shape)}")
         if tuple(x.shape[1:]) != (self.in_channels, *self.in_size):
             raise ValueError(f"LocallyConnected2d was built for inputs (n, {self.in_channels}, {self.in_size[0]}, "
                              f"{self.in_size[1]}) (one filter per location), got {tuple(x.shape)}")
@@ -316,12 +204,10 @@ class TreeNetwork(nn.Module):
                  seed: int | None = None, dtype: torch.dtype | None = None,
                  device: torch.device | str | None = None) -> None:
         super().__init__()
-        self.depth = _positive_int(depth, "depth")
-        self.hidden = _positive_int(hidden, "hidden")
-        self.channels = _positive_int(channels, "channels")
-        if not isinstance(shared, bool):
-            raise ValueError(f"shared must be True or False, got {shared!r}")
-        self.shared = shared
+        self.depth = check_int(depth, "depth", min=1)
+        self.hidden = check_int(hidden, "hidden", min=1)
+        self.channels = check_int(channels, "channels", min=1)
+        self.shared = check_bool(shared, "shared")
 
         def build() -> nn.ModuleList:
             levels = []
@@ -329,31 +215,26 @@ class TreeNetwork(nn.Module):
                 c_in, c_out = self._level_channels(level)
                 width = 2 ** (depth - level + 1)  # inputs to this level
                 if shared:
-                    mix = nn.Conv2d(c_in, hidden, (1, 2), stride=(1, 2), dtype=dtype, device=device)
-                    out = nn.Conv2d(hidden, c_out, (1, 1), dtype=dtype, device=device)
+                    mix = nn.Conv2d(c_in, hidden, (1, 2), stride=(1, 2), dtype=dtype)
+                    out = nn.Conv2d(hidden, c_out, (1, 1), dtype=dtype)
                 else:
-                    mix = LocallyConnected2d(c_in, hidden, (1, width), (1, 2), stride=(1, 2),
-                                             dtype=dtype, device=device)
-                    out = LocallyConnected2d(hidden, c_out, (1, width // 2), (1, 1), dtype=dtype, device=device)
+                    mix = LocallyConnected2d(c_in, hidden, (1, width), (1, 2), stride=(1, 2), dtype=dtype)
+                    out = LocallyConnected2d(hidden, c_out, (1, width // 2), (1, 1), dtype=dtype)
                 levels.append(nn.Sequential(mix, nn.ReLU(), out))
             return nn.ModuleList(levels)
 
-        if seed is None:
-            self.levels = build()
-        else:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                self.levels = build()
+        self.levels = seeded(build, seed, device)
 
     def _level_channels(self, level: int) -> tuple[int, int]:
         """Numbers per node coming in from each child and going out, at ``level`` (1..L)."""
         return (1 if level == 1 else self.channels), (1 if level == self.depth else self.channels)
 
     def _check_input(self, x: torch.Tensor) -> None:
-        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != 2**self.depth:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"a TreeNetwork of depth {self.depth} expects inputs of shape (n, {2**self.depth}), "
-                             f"got {shape}")
+        expected = f"a TreeNetwork of depth {self.depth} expects inputs of shape (n, {2**self.depth})"
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{expected}, got {type(x).__name__}")
+        if x.ndim != 2 or x.shape[1] != 2**self.depth:
+            raise ValueError(f"{expected}, got {tuple(x.shape)}")
 
     def node_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The outputs :math:`v_{l,j}` of every level, ``(n, c_l, 1, 2^{L-l})`` for ``l = 1..L``."""
@@ -386,20 +267,6 @@ class TreeNetwork(nn.Module):
         return f"depth={self.depth}, hidden={self.hidden}, channels={self.channels}, shared={self.shared}"
 
 
-def count_parameters(model: nn.Module) -> int:
-    """The number of trainable numbers in ``model`` (parameters with ``requires_grad``)."""
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"count_parameters needs an nn.Module, got {type(model).__name__}")
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def mlp_parameter_count(widths: Sequence[int], bias: bool = True) -> int:
-    """Parameters of :func:`mlp` with these widths: :math:`\\sum_k (N_{k-1} + [\\text{bias}])\\, N_k`."""
-    if len(widths) < 2 or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths):
-        raise ValueError(f"widths must list at least two positive integers, got {list(widths)}")
-    return sum((a + int(bias)) * b for a, b in zip(widths[:-1], widths[1:]))
-
-
 def tree_parameter_count(depth: int, hidden: int, channels: int = 1, shared: bool = False) -> int:
     """Parameters of :class:`TreeNetwork` ``(depth, hidden, channels, shared=shared)``.
 
@@ -409,8 +276,8 @@ def tree_parameter_count(depth: int, hidden: int, channels: int = 1, shared: boo
     root and :math:`c` otherwise. Without sharing every one of the :math:`2^{L-l}`
     nodes of a level has its own; with sharing each level has one set.
     """
-    depth, hidden, channels = (_positive_int(v, k) for v, k in ((depth, "depth"), (hidden, "hidden"),
-                                                                 (channels, "channels")))
+    depth, hidden, channels = (check_int(v, k, min=1) for v, k in ((depth, "depth"), (hidden, "hidden"),
+                                                                   (channels, "channels")))
     total = 0
     for level in range(1, depth + 1):
         c_in = 1 if level == 1 else channels
@@ -418,25 +285,3 @@ def tree_parameter_count(depth: int, hidden: int, channels: int = 1, shared: boo
         per_node = (2 * c_in + 1) * hidden + (hidden + 1) * c_out
         total += per_node * (1 if shared else 2 ** (depth - level))
     return total
-
-
-def width_for_budget(count: Callable[[int], int], budget: int, *, max_width: int = 1 << 24) -> int:
-    """The width :math:`w \\ge 1` whose parameter count ``count(w)`` is closest to ``budget``.
-
-    ``count`` must be non-decreasing in :math:`w` (e.g.
-    ``lambda w: mlp_parameter_count([8, w, 1])``); ties go to the smaller width.
-    Used to compare architectures at (nearly) equal parameter counts.
-    """
-    budget = _positive_int(budget, "budget")
-    if not callable(count):
-        raise ValueError("count must be a function width -> parameter count")
-    low, high = 1, 1
-    while count(high) < budget:
-        low, high = high, 2 * high
-        if high > max_width:
-            raise ValueError(f"no width up to {max_width} reaches {budget} parameters")
-    while high - low > 1:  # count(low) < budget <= count(high), or low == high == 1
-        mid = (low + high) // 2
-        low, high = (mid, high) if count(mid) < budget else (low, mid)
-    best = min({low, high}, key=lambda w: (abs(count(w) - budget), w))
-    return best
