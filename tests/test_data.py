@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from dltheory import data as D
+from dltheory.data import real
 
 SHIPPED = D.shipped_mnist_path()
 
@@ -34,7 +35,7 @@ def no_torchvision(monkeypatch):
     def fail():
         raise ImportError("No module named 'torchvision' (simulated)")
 
-    monkeypatch.setattr(D, "_import_torchvision", fail)
+    monkeypatch.setattr(real, "_import_torchvision", fail)
 
 
 # --------------------------------------------------------------------------- generic properties
@@ -215,8 +216,13 @@ def test_binary_tree_custom_constituent_and_noise():
 def test_binary_tree_target_rejects_bad_width():
     with pytest.raises(ValueError, match="2\\^depth"):
         D.binary_tree_target(torch.zeros(3, 6))
-    with pytest.raises(ValueError, match="constituent"):
-        D.binary_tree(5, constituent="cubic")
+
+
+def test_binary_tree_target_is_data():
+    """Arrays are accepted, and the target is computed on the inputs detached from autograd."""
+    X = np.linspace(-1, 1, 24).reshape(3, 8)
+    torch.testing.assert_close(D.binary_tree_target(X), D.binary_tree_target(torch.from_numpy(X)))
+    assert not D.binary_tree_target(torch.from_numpy(X).requires_grad_()).requires_grad
 
 
 # --------------------------------------------------------------------------- clustered
@@ -383,7 +389,7 @@ def test_mnist_auto_falls_back_when_the_download_fails(monkeypatch, no_network, 
         socket.create_connection(("yann.lecun.com", 80))
 
     fake = types.SimpleNamespace(datasets=types.SimpleNamespace(MNIST=mnist_that_downloads))
-    monkeypatch.setattr(D, "_import_torchvision", lambda: fake)
+    monkeypatch.setattr(real, "_import_torchvision", lambda: fake)
     with pytest.warns(D.DataFallbackWarning, match="network disabled"):
         X, *_ = D.mnist(n_train=10, n_test=10, root=tmp_path)
     assert X.shape == (10, 1, 28, 28)
@@ -414,7 +420,7 @@ def test_mnist_torchvision_path_gives_the_shipped_images(monkeypatch, tmp_path):
             self.targets = torch.from_numpy(arrays[f"y_{split}"])
 
     fake = types.SimpleNamespace(datasets=types.SimpleNamespace(MNIST=FakeMNIST))
-    monkeypatch.setattr(D, "_import_torchvision", lambda: fake)
+    monkeypatch.setattr(real, "_import_torchvision", lambda: fake)
     got = D.mnist(n_train=500, n_test=200, source="torchvision", root=tmp_path)
     expected = D.mnist(n_train=500, n_test=200, source="shipped")
     assert all(torch.equal(a, b) for a, b in zip(got, expected))
@@ -439,7 +445,7 @@ def test_cifar10_layout_with_a_stand_in(monkeypatch, tmp_path):
             self.targets = list(range(n))
 
     fake = types.SimpleNamespace(datasets=types.SimpleNamespace(CIFAR10=FakeCIFAR10))
-    monkeypatch.setattr(D, "_import_torchvision", lambda: fake)
+    monkeypatch.setattr(real, "_import_torchvision", lambda: fake)
     X, y, X_test, y_test = D.cifar10(n_train=5, root=tmp_path)
     assert X.shape == (5, 3, 32, 32) and X_test.shape == (4, 3, 32, 32) and y.dtype == torch.int64
     assert X[0, 1, 0, 0] == 1 / 255  # channel 1 of pixel (0, 0): NHWC became NCHW
@@ -502,31 +508,44 @@ def test_corrupt_labels_bad_labels():
 # --------------------------------------------------------------------------- splits and helpers
 
 
-def test_train_test_split():
+def test_split():
     X = torch.arange(100.0).unsqueeze(1)
     y = torch.arange(100) % 3
-    X_tr, y_tr, X_te, y_te = D.train_test_split(X, y, test_fraction=0.25, seed=0)
+    X_tr, y_tr, X_te, y_te = D.split(X, y, test_fraction=0.25, seed=0)
     assert len(X_te) == 25 and len(X_tr) == 75
     assert sorted(torch.cat([X_tr, X_te]).squeeze(1).tolist()) == list(range(100))
-    assert torch.equal(y_tr, X_tr.squeeze(1).long() % 3)
-    again = D.train_test_split(X, y, test_fraction=0.25, seed=0)
+    assert torch.equal(y_tr, X_tr.squeeze(1).long() % 3)  # the order is X_train, y_train, X_test, y_test
+    assert torch.equal(y_te, X_te.squeeze(1).long() % 3)
+    again = D.split(X, y, test_fraction=0.25, seed=0)
     assert torch.equal(again[2], X_te)
-    assert not torch.equal(D.train_test_split(X, y, test_fraction=0.25, seed=1)[2], X_te)
+    assert not torch.equal(D.split(X, y, test_fraction=0.25, seed=1)[2], X_te)
+    from_arrays = D.split(X.numpy(), y.numpy(), test_fraction=0.25, seed=0)  # array-likes become tensors
+    assert all(torch.equal(a, b) for a, b in zip(from_arrays, (X_tr, y_tr, X_te, y_te)))
 
 
-def test_train_test_split_stratified():
+def test_split_is_not_sklearns_train_test_split():
+    """The return order differs from scikit-learn's, so the name differs too; no alias."""
+    assert not hasattr(D, "train_test_split")
+    assert "X_train, X_test, y_train, y_test" in D.split.__doc__
+
+
+def test_split_stratified():
     y = torch.cat([torch.zeros(80), torch.ones(20)]).long()
     X = torch.randn(100, 2, generator=torch.Generator().manual_seed(0))
-    _, _, _, y_te = D.train_test_split(X, y, test_fraction=0.1, stratify=True, seed=4)
+    _, _, _, y_te = D.split(X, y, test_fraction=0.1, stratify=True, seed=4)
     assert torch.bincount(y_te).tolist() == [8, 2]
-    _, _, _, y_te = D.train_test_split(X, y, test_fraction=0.33, stratify=True)
+    _, _, _, y_te = D.split(X, y, test_fraction=0.33, stratify=True)
     assert len(y_te) == 33
 
 
-@pytest.mark.parametrize("fraction", [0.0, 1.0, 0.001])
-def test_train_test_split_bad_fraction(fraction):
-    with pytest.raises(ValueError, match="test_fraction"):
-        D.train_test_split(torch.zeros(10, 2), torch.zeros(10), test_fraction=fraction)
+@pytest.mark.parametrize("fraction, match", [
+    (0.0, "test_fraction must be a number in \\(0, 1\\)"),
+    (1.0, "test_fraction must be a number in \\(0, 1\\)"),
+    (0.001, "test_fraction must leave at least one example in each part"),
+])
+def test_split_bad_fraction(fraction, match):
+    with pytest.raises(ValueError, match=match):
+        D.split(torch.zeros(10, 2), torch.zeros(10), test_fraction=fraction)
 
 
 def test_standardize_uses_training_statistics():
@@ -552,28 +571,110 @@ def test_select_classes():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: D.separable(0, 3), "n must be at least 1"),
-    (lambda: D.separable(5, 0), "d must be at least 1"),
-    (lambda: D.separable(5, 2, method="magic"), "method"),
-    (lambda: D.separable(2.5, 3), "n must be an integer"),
-    (lambda: D.separable(5, 3, seed=-1), "seed"),
-    (lambda: D.separable(5, 3, dtype=torch.int32), "dtype"),
-    (lambda: D.separable(5, 3, device="gpu0"), "device"),
-    (lambda: D.teacher(5, 3, task="ranking"), "task"),
-    (lambda: D.teacher(5, 3, task="binary", noise=2.0), "noise"),
-    (lambda: D.teacher(5, 3, inputs="cube"), "inputs"),
-    (lambda: D.binary_tree(0), "n must be"),
-    (lambda: D.binary_tree(5, depth=0), "depth"),
-    (lambda: D.clustered(5, classes=1), "classes"),
-    (lambda: D.clustered(5, spread=0.6), "spread"),
-    (lambda: D.clustered(5, separation=0), "separation"),
-    (lambda: D.square_wave(5, interval=(1, 0)), "interval"),
-    (lambda: D.square_wave(5, periods=0), "periods"),
-    (lambda: D.sawtooth(5, iterations=0), "iterations"),
-    (lambda: D.two_clusters(5, std=-1), "std"),
-    (lambda: D.mnist1d(n=5), "n must be at least 10"),
-    (lambda: D.mnist1d(train_fraction=1.0), "train_fraction"),
+    (lambda: D.separable(0, 3), "n must be a positive integer, got 0"),
+    (lambda: D.separable(5, 0), "d must be a positive integer, got 0"),
+    (lambda: D.separable(5, 2, method="magic"), "unknown method 'magic'; choose one of \\['rejection', 'direct'\\]"),
+    (lambda: D.separable(5, 3, seed=-1), "seed must be a non-negative integer below 2\\*\\*63, got -1"),
+    (lambda: D.separable(5, 3, seed=2**63), "seed must be a non-negative integer below 2\\*\\*63"),
+    (lambda: D.separable(5, 3, dtype=torch.int32), "dtype must be a floating-point torch dtype"),
+    (lambda: D.separable(5, 3, device="gpu0"), "unknown device 'gpu0'"),
+    (lambda: D.teacher(5, 3, task="ranking"), "unknown task"),
+    (lambda: D.teacher(5, 3, task="binary", noise=2.0), "noise must be a number in \\[0, 1\\], got 2.0"),
+    (lambda: D.teacher(5, 3, noise=-0.1), "noise must be a non-negative number"),
+    (lambda: D.teacher(5, 3, task="classes", num_classes=1), "num_classes must be an integer >= 2"),
+    (lambda: D.teacher(5, 3, inputs="cube"), "unknown inputs"),
+    (lambda: D.binary_tree(0), "n must be a positive integer"),
+    (lambda: D.binary_tree(5, depth=0), "depth must be an integer in \\[1, 20\\], got 0"),
+    (lambda: D.binary_tree(5, depth=21), "depth must be an integer in \\[1, 20\\], got 21"),
+    (lambda: D.binary_tree(5, noise=-1), "noise must be a non-negative number"),
+    (lambda: D.binary_tree(5, constituent="cubic"), "unknown constituent 'cubic'.*or pass a callable h\\(a, b\\)"),
+    (lambda: D.binary_tree_target(torch.zeros(8)), "X must be a matrix"),
+    (lambda: D.binary_tree_target(torch.full((2, 4), float("nan"))), "X contains NaN"),
+    (lambda: D.binary_tree_levels(0), "depth must be a positive integer"),
+    (lambda: D.clustered(5, classes=1), "classes must be an integer >= 2"),
+    (lambda: D.clustered(5, spread=0.6), "spread must be a number in \\[0, 0.5\\)"),
+    (lambda: D.clustered(5, separation=0), "separation must be a positive number"),
+    (lambda: D.square_wave(5, interval=(1, 0)), "interval must be \\(a, b\\) with a < b"),
+    (lambda: D.square_wave(5, interval=(0, float("inf"))), "interval\\[1\\] must be a finite number"),
+    (lambda: D.square_wave(5, periods=0), "periods must be a positive integer"),
+    (lambda: D.sawtooth(5, iterations=0), "iterations must be a positive integer"),
+    (lambda: D.tent_map(torch.zeros(3), -1), "iterations must be a non-negative integer"),
+    (lambda: D.two_clusters(5, std=-1), "std must be a non-negative number"),
+    (lambda: D.two_clusters(5, distance=float("nan")), "distance must be a non-negative number"),
+    (lambda: D.mnist1d(n=5), "n must be a positive multiple of 10, got 5"),
+    (lambda: D.mnist1d(seed=2**32), "seed must be an integer in \\[0, 2\\*\\*32\\)"),
+    (lambda: D.mnist1d(train_fraction=1.0), "train_fraction must be a number in \\(0, 1\\)"),
+    (lambda: D.mnist1d(n=10, train_fraction=0.05), "train_fraction must leave at least one training"),
+    (lambda: D.corrupt_labels(torch.zeros(2, 3, dtype=torch.int64), 0.5), "y must be a vector"),
+    (lambda: D.corrupt_labels(torch.zeros(0, dtype=torch.int64), 0.5), "y must hold at least one example"),
+    (lambda: D.corrupt_labels(torch.zeros(5, dtype=torch.int64), 0.5, num_classes=0), "num_classes"),
+    (lambda: D.split(torch.zeros(10, 2), torch.zeros(9)), "X has 10 examples but y has 9"),
+    (lambda: D.standardize(torch.zeros(0, 2)), "X_train must hold at least one example"),
+    (lambda: D.standardize(torch.zeros(3, 2), torch.zeros(3, 4)), "feature shape"),
+    (lambda: D.standardize(torch.tensor([[1.0], [float("nan")]])), "X_train contains NaN"),
+    (lambda: D.standardize(torch.zeros(3, 2), eps=-1.0), "eps must be a non-negative number"),
+    (lambda: D.select_classes(torch.zeros(4, 1), torch.arange(4), (1, 1)), "distinct"),
+    (lambda: D.select_classes(torch.zeros(4, 1), torch.arange(3), (1, 2)), "X has 4 examples but y has 3"),
 ])
-def test_bad_inputs(call, match):
+def test_bad_values_raise_value_errors_that_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: D.separable(2.5, 3), "n must be a positive integer, got 2.5"),
+    (lambda: D.separable(True, 3), "n must be a positive integer, got True"),
+    (lambda: D.separable("5", 3), "n must be a positive integer, got '5'"),
+    (lambda: D.separable(5, 3, seed=True), "seed must be a non-negative integer"),
+    (lambda: D.separable(5, 3, seed=1.0), "seed must be a non-negative integer"),
+    (lambda: D.separable(5, 3, margin="0.1"), "margin must be a number in \\(0, 1\\), got '0.1'"),
+    (lambda: D.separable(5, 3, sphere=1), "sphere must be True or False, got 1"),
+    (lambda: D.separable(5, 3, dtype="float32"), "dtype must be a floating-point torch dtype"),
+    (lambda: D.separable(5, 3, device=None), "device must be a torch.device or a name"),
+    (lambda: D.teacher(5, 3, num_classes=2.0, task="classes"), "num_classes must be an integer >= 2"),
+    (lambda: D.binary_tree(5, depth=True), "depth must be an integer in \\[1, 20\\]"),
+    (lambda: D.binary_tree_target("not a tensor"), "X must be a tensor or an array of numbers"),
+    (lambda: D.clustered(5, return_centers="yes"), "return_centers must be True or False"),
+    (lambda: D.square_wave(5, grid=1), "grid must be True or False"),
+    (lambda: D.square_wave(5, low="0"), "low must be a finite number"),
+    (lambda: D.tent_map(torch.zeros(3), 1.0), "iterations must be a non-negative integer"),
+    (lambda: D.digits(flatten=0), "flatten must be True or False"),
+    (lambda: D.mnist1d(n=100.0), "n must be a positive multiple of 10"),
+    (lambda: D.mnist(n_train="100", source="shipped"), "n_train must be a positive integer or None, got '100'"),
+    (lambda: D.mnist(n_test=False, source="shipped"), "n_test must be a positive integer or None, got False"),
+    (lambda: D.corrupt_labels(torch.zeros(5, dtype=torch.int64), "0.3"), "fraction must be a number in \\[0, 1\\]"),
+    (lambda: D.corrupt_labels(torch.zeros(5, dtype=torch.int64), 0.3, exclude_true=1), "exclude_true"),
+    (lambda: D.corrupt_labels("labels", 0.3), "y must be a tensor or an array of numbers"),
+    (lambda: D.split(torch.zeros(10, 2), torch.zeros(10), stratify="yes"), "stratify must be True or False"),
+    (lambda: D.select_classes(torch.zeros(4, 1), torch.arange(4), 3), "classes must be a sequence"),
+    (lambda: D.select_classes(torch.zeros(4, 1), torch.arange(4), (1.0, 2)), "classes\\[0\\] must be an integer"),
+])
+def test_arguments_of_the_wrong_type_raise_type_errors(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()
+
+
+def test_numpy_scalars_count_as_python_ones():
+    a = D.separable(np.int64(20), np.int32(3), margin=np.float32(0.25), seed=np.uint8(4), sphere=np.bool_(True))
+    b = D.separable(20, 3, margin=float(np.float32(0.25)), seed=4, sphere=True)
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
+
+
+def test_labels_as_arrays_give_the_tensor_results():
+    y = np.arange(50) % 4
+    assert torch.equal(D.corrupt_labels(y, 0.4, seed=2), D.corrupt_labels(torch.from_numpy(y), 0.4, seed=2))
+    X = np.arange(8.0).reshape(4, 2)
+    got = D.standardize(X, X[:1])
+    expected = D.standardize(torch.from_numpy(X), torch.from_numpy(X[:1]))
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+def test_the_package_re_exports_every_public_name():
+    from dltheory.data import compositional, labels, synthetic
+
+    modules = (synthetic, compositional, real, labels)
+    names = [name for module in modules for name in module.__all__]
+    assert sorted(D.__all__) == sorted(names) and len(set(names)) == len(names)
+    for module in modules:
+        for name in module.__all__:
+            assert getattr(D, name) is getattr(module, name)

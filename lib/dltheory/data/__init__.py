@@ -1,0 +1,53 @@
+"""The data of the book: seeded synthetic generators, small real data sets, label corruption.
+
+Every function returns torch tensors on ``device`` (default ``"cpu"``) with inputs
+in ``dtype`` (default ``torch.float32``). Labels are float :math:`\\pm 1` (in
+``dtype``) for binary problems and ``int64`` class indices otherwise; scalar
+regression targets have shape ``(n,)`` (the losses of :mod:`dltheory.losses`
+reshape them to the model's ``(n, 1)`` outputs). Inputs are always matrices
+``(n, d)``, one-dimensional ones included (``(n, 1)``), except images, which keep
+their ``(n, channels, height, width)`` layout unless ``flatten=True``.
+
+Randomness comes from a local generator seeded with ``seed`` (never the global
+one): the same seed gives the same tensors, on every device, since sampling
+happens on the CPU in float64 before the cast and the move.
+
+==========================  ===========================================================
+synthetic                   what it is
+==========================  ===========================================================
+:func:`separable`           linearly separable through the origin with margin (Soudry et al. 2018)
+:func:`teacher`             labels of a random teacher MLP
+:func:`binary_tree`         the 8-input hierarchically compositional function (Poggio et al. 2017)
+:func:`clustered`           k classes, each l well-separated small clusters (Li & Liang 2018)
+:func:`square_wave`         a 1-d square wave on an interval (deck 2, weight tying)
+:func:`sawtooth`            the tent map iterated k times (Telgarsky 2016)
+:func:`two_clusters`        two Gaussian blobs with labels :math:`\\pm 1`
+==========================  ===========================================================
+
+Real data: :func:`digits` and :func:`diabetes` (scikit-learn's bundled copies),
+:func:`mnist1d` (generated offline by the ``mnist1d`` package), :func:`mnist`
+(torchvision when it can download, else the subset shipped in ``data/``) and
+:func:`cifar10` (torchvision only). Helpers: :func:`corrupt_labels` (Zhang et
+al. 2017), :func:`split` (returns ``X_train, y_train, X_test, y_test``, unlike
+scikit-learn's ``train_test_split``), :func:`standardize`, :func:`select_classes`.
+
+Where downloads go: ``root`` if given, else ``$DLT_DATA_DIR``, else
+``~/.cache/dltheory``.
+
+Modules: :mod:`~dltheory.data.synthetic` (the generators above but the tree),
+:mod:`~dltheory.data.compositional` (the binary tree), :mod:`~dltheory.data.real`
+(the real data), :mod:`~dltheory.data.labels` (the helpers); every name is
+re-exported here, so ``dltheory.data.<name>`` is the public path.
+"""
+
+from .compositional import CONSTITUENTS, binary_tree, binary_tree_levels, binary_tree_target
+from .labels import corrupt_labels, select_classes, split, standardize
+from .real import DataFallbackWarning, cifar10, diabetes, digits, mnist, mnist1d, shipped_mnist_path
+from .synthetic import clustered, sawtooth, separable, square_wave, square_wave_target, teacher, tent_map, two_clusters
+
+__all__ = [
+    "separable", "teacher", "clustered", "two_clusters", "square_wave", "square_wave_target", "sawtooth", "tent_map",
+    "binary_tree", "binary_tree_target", "binary_tree_levels", "CONSTITUENTS",
+    "digits", "diabetes", "mnist1d", "mnist", "cifar10", "shipped_mnist_path", "DataFallbackWarning",
+    "corrupt_labels", "split", "standardize", "select_classes",
+]
