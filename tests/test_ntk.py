@@ -10,8 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from dltheory import functional, ntk
+from dltheory import ntk, params
 from dltheory.models import mlp
+from tests._oracles import ntk_loop
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 F64 = torch.float64
 
@@ -129,8 +132,8 @@ def jacobian_by_loop(model, X):
 def test_jacobian_matches_autograd_functional(k):
     model = mlp([4, 6, 5, k], activation="tanh", dtype=F64, seed=0)
     X = randn(7, 4)
-    theta = functional.flat_parameters(model)
-    f = functional.as_function(model)
+    theta = params.flat_parameters(model)
+    f = params.as_function(model)
     full = torch.autograd.functional.jacobian(lambda t: f(t, X).reshape(7, -1), theta)  # (n, k, n_theta)
     J = ntk.jacobian(model, X)
     assert J.shape == (7, k, theta.numel())
@@ -218,7 +221,7 @@ def test_structured_ntk_matches_loop_and_jacobians(case, given_x2, structured_on
     k = case["k"]
     n2 = 4 if given_x2 else 9
     assert K.shape == ((9, n2) if k == 1 else (9, n2, k, k))
-    torch.testing.assert_close(K, ntk._ntk_loop(model, x1, x2), rtol=1e-11, atol=1e-12)
+    torch.testing.assert_close(K, ntk_loop(model, x1, x2), rtol=1e-11, atol=1e-12)
     J1 = ntk.jacobian(model, x1)
     J2 = J1 if x2 is None else ntk.jacobian(model, x2)
     JJ = torch.einsum("iap,jbp->ijab", J1, J2)
@@ -232,7 +235,7 @@ def test_fallback_ntk_matches_loop(make, shape, given_x2, fallback_only):
     model = make()
     x1 = randn(*shape, seed=3)
     x2 = randn(5, *shape[1:], seed=4) if given_x2 else None
-    expected = ntk._ntk_loop(model, x1, x2)
+    expected = ntk_loop(model, x1, x2)
     for c in (None, 1, 3):
         torch.testing.assert_close(ntk.empirical_ntk(model, x1, x2, chunk_size=c), expected, rtol=1e-11, atol=1e-12)
 
@@ -241,7 +244,7 @@ def test_fallback_without_cache_matches(monkeypatch, fallback_only):
     monkeypatch.setattr(ntk, "_CACHE_BYTES", 0)  # recompute x2's Jacobian chunk by chunk
     model, x1, x2 = conv_model(), randn(7, 1, 8), randn(5, 1, 8, seed=1)
     for x in (None, x2):
-        torch.testing.assert_close(ntk.empirical_ntk(model, x1, x, chunk_size=2), ntk._ntk_loop(model, x1, x),
+        torch.testing.assert_close(ntk.empirical_ntk(model, x1, x, chunk_size=2), ntk_loop(model, x1, x),
                                    rtol=1e-11, atol=1e-12)
 
 
@@ -254,19 +257,19 @@ def test_structure_is_detected():
     for model, X in ((Twice(), randn(3, 4)), (Tokens(), randn(3, 5, 3))):
         layers = ntk._structured_layers(model)
         assert layers is not None
-        assert ntk._structured_features(model, layers, X, 1, None) is None
+        assert ntk._structured_features(model, layers, X, 1, None, False) is None
 
 
 def test_inplace_activations_keep_the_structured_method_exact(structured_only):
     model = inplace_relu_mlp()
     X = randn(10, 4)
-    torch.testing.assert_close(ntk.empirical_ntk(model, X), ntk._ntk_loop(model, X), rtol=1e-11, atol=1e-12)
+    torch.testing.assert_close(ntk.empirical_ntk(model, X), ntk_loop(model, X), rtol=1e-11, atol=1e-12)
 
 
 def test_frozen_parameters_still_count(structured_only):
     model = mlp([4, 6, 1], dtype=F64, seed=0)
     X = randn(6, 4)
-    expected = ntk._ntk_loop(model, X)
+    expected = ntk_loop(model, X)
     model[0].weight.requires_grad_(False)
     torch.testing.assert_close(ntk.empirical_ntk(model, X), expected, rtol=1e-12, atol=1e-12)
     assert model[0].weight.grad is None and model[2].weight.grad is None  # nothing accumulated
@@ -275,7 +278,170 @@ def test_frozen_parameters_still_count(structured_only):
 def test_unused_linear_layer_contributes_nothing(structured_only):
     model = WithSpare()
     X = randn(6, 4)
-    torch.testing.assert_close(ntk.empirical_ntk(model, X), ntk._ntk_loop(model, X), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(ntk.empirical_ntk(model, X), ntk_loop(model, X), rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- trainable_only
+
+
+def trainable_kernel(J1, J2, mask):
+    """The oracle: J1[:, :, mask] J2[:, :, mask]^T, laid out like empirical_ntk's result."""
+    K = torch.einsum("iap,jbp->ijab", J1[..., mask], J2[..., mask])
+    return K.reshape(K.shape[0], K.shape[1]) if K.shape[2] == 1 else K
+
+
+def freeze(model, names):
+    """Freeze the named parameters; the mask of the trainable ones over the flat parameter vector."""
+    for name, p in model.named_parameters():
+        if name in names:
+            p.requires_grad_(False)
+    assert names <= {name for name, _ in model.named_parameters()}
+    return torch.cat([torch.full((p.numel(),), p.requires_grad) for p in model.parameters()])
+
+
+FREEZES = [
+    pytest.param(lambda: mlp([5, 7, 6, 3], activation="tanh", dtype=F64, seed=0), {"0.weight", "0.bias"},
+                 (9, 5), id="mlp-first-layer"),
+    pytest.param(lambda: mlp([5, 7, 6, 1], dtype=F64, seed=1), {"2.bias"}, (9, 5), id="mlp-a-bias"),
+    pytest.param(lambda: mlp([5, 7, 6, 2], parametrization="ntk", bias_var=0.3, dtype=F64, seed=2),
+                 {"0.weight", "4.bias"}, (9, 5), id="ntk-weight-and-bias"),
+    pytest.param(lambda: mlp([5, 7, 1], dtype=F64, seed=3), {"2.weight", "2.bias"}, (9, 5), id="mlp-outer-layer"),
+]
+FALLBACK_FREEZES = [
+    pytest.param(Scaled, {"scale"}, (8, 4), id="scaled-scale"),
+    pytest.param(Scaled, {"lin.bias"}, (8, 4), id="scaled-bias"),
+    pytest.param(conv_model, {"0.weight", "0.bias"}, (8, 1, 8), id="conv-first-layer"),
+    pytest.param(Tied, {"out.bias"}, (8, 4), id="tied-out-bias"),
+]
+
+
+@pytest.mark.parametrize("given_x2", [False, True], ids=["x2=None", "x2"])
+@pytest.mark.parametrize("make, frozen, shape", FREEZES)
+def test_trainable_only_structured_matches_the_restricted_oracle(make, frozen, shape, given_x2, structured_only):
+    model = make()
+    x1 = randn(*shape, seed=5)
+    x2 = randn(4, *shape[1:], seed=6) if given_x2 else None
+    J1 = jacobian_by_loop(model, x1)  # all parameters, before freezing
+    J2 = J1 if x2 is None else jacobian_by_loop(model, x2)
+    mask = freeze(model, frozen)
+    assert 0 < int(mask.sum()) < mask.numel()
+    expected = trainable_kernel(J1, J2, mask)
+    for c in (None, 2):
+        K = ntk.empirical_ntk(model, x1, x2, trainable_only=True, chunk_size=c)
+        torch.testing.assert_close(K, expected, rtol=1e-11, atol=1e-12)
+    # the frozen parameters did contribute to the full kernel, which still counts them
+    full = ntk.empirical_ntk(model, x1, x2)
+    torch.testing.assert_close(full, ntk_loop(model, x1, x2), rtol=1e-11, atol=1e-12)
+    assert (full - expected).abs().max() > 1e-6
+    assert all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize("given_x2", [False, True], ids=["x2=None", "x2"])
+@pytest.mark.parametrize("make, frozen, shape", FALLBACK_FREEZES)
+def test_trainable_only_fallback_matches_the_restricted_oracle(make, frozen, shape, given_x2, fallback_only):
+    model = make()
+    x1 = randn(*shape, seed=7)
+    x2 = randn(5, *shape[1:], seed=8) if given_x2 else None
+    J1 = jacobian_by_loop(model, x1)
+    J2 = J1 if x2 is None else jacobian_by_loop(model, x2)
+    mask = freeze(model, frozen)
+    expected = trainable_kernel(J1, J2, mask)
+    for c in (None, 3):
+        torch.testing.assert_close(ntk.empirical_ntk(model, x1, x2, trainable_only=True, chunk_size=c), expected,
+                                   rtol=1e-11, atol=1e-12)
+    assert (ntk.empirical_ntk(model, x1, x2) - expected).abs().max() > 1e-6
+
+
+def test_trainable_only_without_cache_matches(monkeypatch, fallback_only):
+    monkeypatch.setattr(ntk, "_CACHE_BYTES", 0)
+    model, x1, x2 = conv_model(), randn(7, 1, 8), randn(5, 1, 8, seed=1)
+    J1, J2 = jacobian_by_loop(model, x1), jacobian_by_loop(model, x2)
+    mask = freeze(model, {"3.weight"})
+    torch.testing.assert_close(ntk.empirical_ntk(model, x1, x2, trainable_only=True, chunk_size=2),
+                               trainable_kernel(J1, J2, mask), rtol=1e-11, atol=1e-12)
+
+
+def test_trainable_only_with_everything_trainable_or_frozen():
+    for make, shape in ((lambda: mlp([4, 6, 2], dtype=F64, seed=0), (6, 4)), (conv_model, (6, 1, 8))):
+        model, X = make(), randn(*shape)
+        torch.testing.assert_close(ntk.empirical_ntk(model, X, trainable_only=True), ntk.empirical_ntk(model, X),
+                                   rtol=0, atol=0)
+        for p in model.parameters():
+            p.requires_grad_(False)
+        K = ntk.empirical_ntk(model, X, trainable_only=True)  # a sum over no parameters
+        assert K.shape == ntk.empirical_ntk(model, X).shape and torch.equal(K, torch.zeros_like(K))
+
+
+# --------------------------------------------------------------------------- batch norm
+
+
+def bn_model(track_running_stats=True):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6, track_running_stats=track_running_stats), nn.ReLU(),
+                          nn.Linear(6, 2)).to(F64)
+    if track_running_stats:
+        with torch.no_grad():  # running statistics away from their initial values
+            model(2 * randn(64, 4, seed=9) + 1)
+    return model
+
+
+@pytest.mark.parametrize("fn", [ntk.jacobian, ntk.empirical_ntk])
+def test_batch_norm_with_batch_statistics_is_refused(fn):
+    pattern = (r"^BatchNorm1d \(1\) normalises with batch statistics, so one example's outputs depend on the "
+               r"others and per-example Jacobians are undefined; call model.eval\(\)")
+    model = bn_model().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=pattern):
+        fn(model, randn(5, 4))
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match=pattern):
+        fn(bn_model(track_running_stats=False).eval(), randn(5, 4))  # batch statistics even in eval mode
+    nested = nn.Sequential(nn.Sequential(bn_model().eval()[0], nn.BatchNorm1d(6).to(F64)), nn.Linear(6, 1).to(F64))
+    nested.eval()
+    nested[0][1].train()  # one submodule left in training mode
+    with pytest.raises(ValueError, match=r"^BatchNorm1d \(0\.1\) normalises with batch statistics"):
+        fn(nested, randn(5, 4))
+
+
+def test_batch_norm_in_eval_mode_goes_through_the_fallback_and_matches(fallback_only):
+    model = bn_model().eval()
+    assert ntk._structured_layers(model) is None
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x1, x2 = randn(7, 4, seed=1), randn(3, 4, seed=2)
+    for x in (None, x2):
+        torch.testing.assert_close(ntk.empirical_ntk(model, x1, x), ntk_loop(model, x1, x), rtol=1e-11, atol=1e-12)
+    torch.testing.assert_close(ntk.jacobian(model, x1), jacobian_by_loop(model, x1), rtol=1e-12, atol=1e-13)
+    assert not model.training
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # running statistics untouched
+    # the batch norm's parameters (and their freezing) count like any others
+    J = jacobian_by_loop(model, x1)
+    mask = freeze(model, {"1.weight", "1.bias"})
+    torch.testing.assert_close(ntk.empirical_ntk(model, x1, trainable_only=True), trainable_kernel(J, J, mask),
+                               rtol=1e-11, atol=1e-12)
+
+
+def test_instance_norm_normalises_each_example_alone_and_is_accepted():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(1, 2, 3), nn.InstanceNorm1d(2, affine=True), nn.Flatten(),
+                          nn.Linear(12, 1)).to(F64).eval()
+    X = randn(5, 1, 8)
+    torch.testing.assert_close(ntk.empirical_ntk(model, X), ntk_loop(model, X), rtol=1e-11, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- progress
+
+
+@pytest.mark.parametrize("fn, name", [(ntk.empirical_ntk, "empirical_ntk"), (ntk.jacobian, "jacobian")])
+@pytest.mark.parametrize("make, shape", [(lambda: mlp([4, 6, 1], dtype=F64, seed=0), (6, 4)), (conv_model, (6, 1, 8))])
+def test_progress_shows_a_bar_and_changes_nothing(fn, name, make, shape, capsys, monkeypatch):
+    monkeypatch.delenv("DLT_PROGRESS", raising=False)
+    model, X = make(), randn(*shape)
+    quiet = fn(model, X, chunk_size=2, progress=False)
+    assert capsys.readouterr().err == ""
+    shown = fn(model, X, chunk_size=2, progress=True)
+    err = capsys.readouterr().err
+    assert name in err and "3/3" in err  # one step per chunk of 2 of the 6 examples
+    assert torch.equal(quiet, shown)
 
 
 @pytest.mark.parametrize("k", [1, 3])
@@ -315,7 +481,7 @@ def test_float32_model_gives_float32_kernel():
     model = mlp([5, 16, 1], seed=0)
     K = ntk.empirical_ntk(model, randn(8, 5))
     assert K.dtype == torch.float32 and K.shape == (8, 8)
-    torch.testing.assert_close(K, ntk._ntk_loop(model, randn(8, 5)), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(K, ntk_loop(model, randn(8, 5)), rtol=1e-4, atol=1e-5)
 
 
 @settings(max_examples=25, deadline=None)
@@ -334,7 +500,7 @@ def test_ntk_matches_loop_on_random_shapes(widths, n1, n2, parametrization, bias
     x1 = randn(n1, widths[0], seed=seed)
     x2 = None if n2 is None else randn(n2, widths[0], seed=seed + 1)
     K = ntk.empirical_ntk(model, x1, x2, chunk_size=chunk)
-    torch.testing.assert_close(K, ntk._ntk_loop(model, x1, x2), rtol=1e-10, atol=1e-11)
+    torch.testing.assert_close(K, ntk_loop(model, x1, x2), rtol=1e-10, atol=1e-11)
 
 
 # --------------------------------------------------------------------------- infinite width
@@ -470,11 +636,19 @@ def test_bad_inputs_to_empirical_ntk_and_jacobian():
         ntk.empirical_ntk(model, x, bad)
     with pytest.raises(ValueError, match="NaN or inf"):
         ntk.jacobian(model, bad)
-    for c in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="chunk_size"):
-            ntk.empirical_ntk(model, x, chunk_size=c)
-        with pytest.raises(ValueError, match="chunk_size"):
-            ntk.jacobian(model, x, chunk_size=c)
+    for c, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)):
+        for fn in (ntk.empirical_ntk, ntk.jacobian):
+            with pytest.raises(error, match=f"^chunk_size must be a positive integer or None, got {c!r}$"):
+                fn(model, x, chunk_size=c)
+    with pytest.raises(TypeError, match="^trainable_only must be True or False, got 1$"):
+        ntk.empirical_ntk(model, x, trainable_only=1)
+    for fn in (ntk.empirical_ntk, ntk.jacobian):
+        with pytest.raises(TypeError, match="^progress must be True or False, got 'yes'$"):
+            fn(model, x, progress="yes")
+    with pytest.raises(TypeError, match="^model must be a torch.nn.Module, got list$"):
+        ntk.empirical_ntk([model], x)
+    with pytest.raises(TypeError, match="^x1 must be a tensor or an array of numbers, got str$"):
+        ntk.empirical_ntk(model, "x")
     with pytest.raises(ValueError, match="at least one example"):
         ntk.empirical_ntk(model, x[:0])
     with pytest.raises(ValueError, match="one output row per example"):
@@ -495,13 +669,15 @@ def test_bad_inputs_to_relu_kernels():
             fn(x, randn(2, 2, 4), depth=1)
         with pytest.raises(ValueError, match="features"):
             fn(x, randn(2, 5), depth=1)
-        for depth in (-1, 1.5, True, "2"):
-            with pytest.raises(ValueError, match="depth"):
+        for depth, error in ((-1, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)):
+            with pytest.raises(error, match=f"^depth must be a non-negative integer, got {depth!r}$"):
                 fn(x, depth=depth)
         for wv in (0.0, -1.0, float("nan")):
-            with pytest.raises(ValueError, match="weight_var"):
+            with pytest.raises(ValueError, match=f"^weight_var must be a positive number, got {wv!r}$"):
                 fn(x, depth=1, weight_var=wv)
-        with pytest.raises(ValueError, match="bias_var"):
+        with pytest.raises(TypeError, match="^weight_var must be a positive number, got '2'$"):
+            fn(x, depth=1, weight_var="2")
+        with pytest.raises(ValueError, match=r"^bias_var must be a non-negative number, got -0\.1$"):
             fn(x, depth=1, bias_var=-0.1)
         bad = x.clone()
         bad[0, 0] = float("inf")

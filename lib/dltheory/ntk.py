@@ -8,8 +8,8 @@ example is the Gram matrix of its parameter Jacobians,
     \\Theta(x, x')_{ab} = \\Big\\langle \\frac{\\partial f_a(x)}{\\partial\\theta},
                                        \\frac{\\partial f_b(x')}{\\partial\\theta} \\Big\\rangle ,
 
-with :math:`\\theta` all of the model's parameters, flattened in
-``parameters_to_vector(model.parameters())`` order (:mod:`dltheory.functional`).
+with :math:`\\theta` all of the model's parameters (or its trainable ones),
+flattened in ``parameters_to_vector(model.parameters())`` order (:mod:`dltheory.params`).
 :func:`jacobian` computes the per-example Jacobians, :func:`empirical_ntk` the
 kernel. For multilayer perceptrons the kernel never forms a Jacobian: it is a
 sum over layers of products of small Gram matrices (the "structured" method of
@@ -32,8 +32,10 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from .functional import as_function, check_model, flat_parameters
+from ._checks import check_bool, check_int, check_real, check_tensor, named_parameters, probe
+from ._progress import progress_bar
 from .models import NTKLinear
+from .params import as_function, flat_parameters
 
 __all__ = ["jacobian", "empirical_ntk", "relu_nngp", "relu_ntk"]
 
@@ -47,50 +49,25 @@ _STRUCTURED_TYPES = (nn.Linear, NTKLinear)
 # --------------------------------------------------------------------------- checks
 
 
-def _check_chunk_size(chunk_size) -> int | None:
-    if chunk_size is None:
-        return None
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
-    return chunk_size
-
-
-def _model_dtype_device(named: list[tuple[str, torch.Tensor]]) -> tuple[torch.dtype, torch.device]:
-    p = named[0][1]
+def _check_model(model: nn.Module) -> tuple[torch.dtype, torch.device]:
+    """The model's dtype and device; ``ValueError`` if it normalises with batch statistics."""
+    p = named_parameters(model)[0][1]
+    for name, module in model.named_modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and (module.training or not module.track_running_stats):
+            raise ValueError(
+                f"{type(module).__name__} ({name}) normalises with batch statistics, so one example's outputs "
+                "depend on the others and per-example Jacobians are undefined; call model.eval() "
+                "(a batch norm with running statistics then acts example by example)")
     return p.dtype, p.device
 
 
 def _check_inputs(X, name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    if not isinstance(X, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(X).__name__}")
-    if X.ndim < 1 or X.shape[0] < 1:
-        raise ValueError(f"{name} must hold at least one example along its first dimension, got shape {tuple(X.shape)}")
-    if X.is_floating_point() or X.is_complex():
-        if not torch.isfinite(X).all():
-            raise ValueError(f"{name} contains NaN or inf")
-    return X.detach().to(device=device, dtype=dtype)
+    return check_tensor(X, name).to(device=device, dtype=dtype)
 
 
-def _probe(model: nn.Module, X: torch.Tensor, name: str) -> int:
-    """Run the model on (at most) two examples: the number of outputs per example.
-
-    Turns the model's own error on badly shaped inputs into a ``ValueError``.
-    """
-    m = min(2, X.shape[0])
-    try:
-        with torch.no_grad():
-            out = model(X[:m])
-    except (RuntimeError, ValueError, IndexError) as err:
-        raise ValueError(
-            f"the model cannot be applied to {name} of shape {tuple(X.shape)} "
-            f"(does the feature dimension match its first layer?): {err}"
-        ) from err
-    if not isinstance(out, torch.Tensor) or out.ndim < 1 or out.shape[0] != m:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(
-            f"the model must return one output row per example (shape (n, ...)); on {m} examples it returned {shape}"
-        )
-    return math.prod(out.shape[1:])
+def _outputs_per_example(model: nn.Module, X: torch.Tensor, name: str) -> int:
+    """Run the model (without changing it) on at most two examples: the number of outputs per example."""
+    return math.prod(probe(model, X[:2], name).shape[1:])
 
 
 def _default_chunk(per_example_bytes: int) -> int:
@@ -101,6 +78,7 @@ def _default_chunk(per_example_bytes: int) -> int:
 
 
 def _jacobian_chunk(model: nn.Module, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """``(n, k, P)`` Jacobians of the examples of ``X``, by ``vmap(jacrev)``."""
     f = as_function(model)
 
     def single(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -109,7 +87,8 @@ def _jacobian_chunk(model: nn.Module, theta: torch.Tensor, X: torch.Tensor) -> t
     return vmap(jacrev(single), in_dims=(None, 0))(theta, X)
 
 
-def jacobian(model: nn.Module, X: torch.Tensor, *, chunk_size: int | None = None) -> torch.Tensor:
+def jacobian(model: nn.Module, X: torch.Tensor, *, chunk_size: int | None = None,
+             progress: bool | None = None) -> torch.Tensor:
     """Per-example Jacobian of the model's outputs with respect to all of its parameters.
 
     .. math::  J[i, a, p] = \\frac{\\partial f_a(x_i)}{\\partial \\theta_p},
@@ -120,9 +99,10 @@ def jacobian(model: nn.Module, X: torch.Tensor, *, chunk_size: int | None = None
     per-example output (a model returning shape ``(n,)`` has one output).
 
     Computed with ``torch.func.vmap(jacrev(...))`` on
-    :func:`dltheory.functional.as_function`, ``chunk_size`` examples at a time.
+    :func:`dltheory.params.as_function`, ``chunk_size`` examples at a time.
     Each example goes through the model alone, so the model must treat examples
-    independently (no batch statistics, no dropout under ``vmap``).
+    independently: a batch norm that uses batch statistics is a ``ValueError``,
+    and dropout must be off (``model.eval()``).
 
     Parameters
     ----------
@@ -133,21 +113,22 @@ def jacobian(model: nn.Module, X: torch.Tensor, *, chunk_size: int | None = None
     chunk_size
         Examples per ``vmap`` call. The default keeps a chunk's Jacobian
         (``chunk_size * outputs * P`` numbers) under about 256 MB.
+    progress
+        Show a bar over the chunks (default: at full scale).
 
     Returns
     -------
     Tensor of shape ``(n, outputs, P)`` on the model's device, in its dtype.
     """
-    named = check_model(model)
-    chunk_size = _check_chunk_size(chunk_size)
-    dtype, device = _model_dtype_device(named)
+    dtype, device = _check_model(model)
+    chunk_size = check_int(chunk_size, "chunk_size", min=1, allow_none=True)
     X = _check_inputs(X, "X", dtype, device)
-    k = _probe(model, X, "X")
+    k = _outputs_per_example(model, X, "X")
     theta = flat_parameters(model)
     P = theta.numel()
     c = chunk_size or _default_chunk(k * P * theta.element_size())
     out = torch.empty(X.shape[0], k, P, dtype=dtype, device=device)
-    for s in range(0, X.shape[0], c):
+    for s in progress_bar(range(0, X.shape[0], c), desc="jacobian", progress=progress):
         out[s : s + c] = _jacobian_chunk(model, theta, X[s : s + c])
     return out
 
@@ -182,16 +163,19 @@ def _structured_layers(model: nn.Module) -> list[nn.Linear] | None:
     return layers
 
 
-def _scales(layer: nn.Linear) -> tuple[float, float]:
-    """Squared weight and bias scales of a layer (bias 0 when it has none)."""
+def _scales(layer: nn.Linear, trainable_only: bool) -> tuple[float, float]:
+    """Squared weight and bias scales of a layer: 0 for a missing bias and, with
+    ``trainable_only``, for a parameter with ``requires_grad=False``."""
     if type(layer) is NTKLinear:
         sw, sb = layer.weight_scale, layer.bias_scale
     else:
         sw, sb = 1.0, 1.0
-    return float(sw) ** 2, (float(sb) ** 2 if layer.bias is not None else 0.0)
+    use_weight = not trainable_only or layer.weight.requires_grad
+    use_bias = layer.bias is not None and (not trainable_only or layer.bias.requires_grad)
+    return (float(sw) ** 2 if use_weight else 0.0), (float(sb) ** 2 if use_bias else 0.0)
 
 
-def _structured_features(model, layers, X, k, chunk_size):
+def _structured_features(model, layers, X, k, chunk_size, trainable_only):
     """Layer inputs ``a`` (n, fan_in) and output gradients ``delta`` (n, k, fan_out) per layer.
 
     Returns ``None`` when the dynamic half of the fallback rule fails: a layer
@@ -252,17 +236,18 @@ def _structured_features(model, layers, X, k, chunk_size):
             h.remove()
     layer_of = {id(layer): layer for layer in layers}
     return [
-        (torch.cat(a), torch.cat(d), *_scales(layer_of[lid])) for lid, (a, d) in zip(active_ids, feats)
+        (torch.cat(a), torch.cat(d), *_scales(layer_of[lid], trainable_only)) for lid, (a, d) in zip(active_ids, feats)
     ], active_ids
 
 
-def _fill_blocks(out: torch.Tensor, n1: int, n2: int, c: int, symmetric: bool, block_fn) -> None:
+def _fill_blocks(out: torch.Tensor, n1: int, n2: int, c: int, symmetric: bool, block_fn,
+                 progress: bool | None) -> None:
     """Fill ``out`` (n1, n2, k, k) with row blocks ``block_fn(s, e, j0)`` = rows s:e, columns j0:.
 
     When ``symmetric`` only the upper block triangle is computed; the lower one
     is its exact mirror and the diagonal blocks are symmetrised.
     """
-    for s in range(0, n1, c):
+    for s in progress_bar(range(0, n1, c), desc="empirical_ntk", progress=progress):
         e = min(s + c, n1)
         j0 = s if symmetric else 0
         block = block_fn(s, e, j0)
@@ -283,7 +268,7 @@ def _gram(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return (u.reshape(n * k, p) @ v.reshape(m * k, p).T).reshape(n, k, m, k).permute(0, 2, 1, 3)
 
 
-def _ntk_structured(feats1, feats2, n1, n2, k, chunk_size, symmetric, dtype, device):
+def _ntk_structured(feats1, feats2, n1, n2, k, chunk_size, symmetric, dtype, device, progress):
     item = torch.tensor([], dtype=dtype).element_size()
     c = chunk_size or _default_chunk((2 * k * k + 2) * n2 * item)
     out = torch.empty(n1, n2, k, k, dtype=dtype, device=device)
@@ -291,6 +276,8 @@ def _ntk_structured(feats1, feats2, n1, n2, k, chunk_size, symmetric, dtype, dev
     def block(s, e, j0):
         acc = torch.zeros(e - s, n2 - j0, k, k, dtype=dtype, device=device)
         for (a1, d1, sw2, sb2), (a2, d2, _, _) in zip(feats1, feats2):
+            if sw2 == 0.0 and sb2 == 0.0:  # a frozen layer (trainable_only)
+                continue
             D = _gram(d1[s:e], d2[j0:])
             A = a1[s:e] @ a2[j0:].T
             if sw2 != 1.0:
@@ -301,30 +288,38 @@ def _ntk_structured(feats1, feats2, n1, n2, k, chunk_size, symmetric, dtype, dev
             del D, A
         return acc
 
-    _fill_blocks(out, n1, n2, c, symmetric, block)
+    _fill_blocks(out, n1, n2, c, symmetric, block, progress)
     return out
 
 
-def _ntk_from_jacobians(model, x1, x2, k, chunk_size, symmetric):
+def _ntk_from_jacobians(model, x1, x2, k, chunk_size, symmetric, trainable_only, progress):
     theta = flat_parameters(model)
     P, item = theta.numel(), theta.element_size()
+    mask = None
+    if trainable_only:
+        mask = torch.cat([torch.full((p.numel(),), p.requires_grad, device=theta.device) for p in model.parameters()])
+
+    def jac(X: torch.Tensor) -> torch.Tensor:
+        J = _jacobian_chunk(model, theta, X)
+        return J if mask is None else J[..., mask]
+
     c = chunk_size or _default_chunk(k * P * item)
     n1, n2 = x1.shape[0], x2.shape[0]
     starts2 = list(range(0, n2, c))
     cache = None
     if n2 * k * P * item <= _CACHE_BYTES:
-        cache = {s: _jacobian_chunk(model, theta, x2[s : s + c]) for s in starts2}
+        cache = {s: jac(x2[s : s + c]) for s in starts2}
 
     def jac2(s):
-        return cache[s] if cache is not None else _jacobian_chunk(model, theta, x2[s : s + c])
+        return cache[s] if cache is not None else jac(x2[s : s + c])
 
     out = torch.empty(n1, n2, k, k, dtype=theta.dtype, device=theta.device)
 
     def block(s, e, j0):
-        J1 = jac2(s) if symmetric else _jacobian_chunk(model, theta, x1[s:e])
+        J1 = jac2(s) if symmetric else jac(x1[s:e])
         return torch.cat([_gram(J1, J1 if (symmetric and t == s) else jac2(t)) for t in starts2 if t >= j0], dim=1)
 
-    _fill_blocks(out, n1, n2, c, symmetric, block)
+    _fill_blocks(out, n1, n2, c, symmetric, block, progress)
     return out
 
 
@@ -334,6 +329,8 @@ def empirical_ntk(
     x2: torch.Tensor | None = None,
     *,
     chunk_size: int | None = None,
+    trainable_only: bool = False,
+    progress: bool | None = None,
 ) -> torch.Tensor:
     """The empirical neural tangent kernel :math:`\\Theta(x_1, x_2)` of a model at its current parameters.
 
@@ -343,7 +340,9 @@ def empirical_ntk(
                                        \\frac{\\partial f_b(x')}{\\partial\\theta_p},
 
     the sum running over all parameters (``requires_grad`` is ignored, as in
-    :func:`jacobian`). Equal to ``J1 @ J2.T`` for the Jacobians of :func:`jacobian`.
+    :func:`jacobian`), or over the trainable ones with ``trainable_only=True``
+    (the kernel of a network whose other parameters are frozen, e.g. a fixed
+    outer layer). Equal to ``J1 @ J2.T`` for the Jacobians of :func:`jacobian`.
 
     **Structured method** (Novak, Sohl-Dickstein, Schoenholz 2022). If every
     parameter is the weight or bias of a module of exact type ``nn.Linear`` or
@@ -373,7 +372,8 @@ def empirical_ntk(
     custom parameter, shared weights, a layer applied twice or to sequences)
     the kernel is ``J1 @ J2.T`` from :func:`jacobian`, block by block. Either
     way the model must treat examples independently and is run in its current
-    mode (call ``model.eval()`` first if it has dropout).
+    mode (call ``model.eval()`` first if it has dropout; a batch norm that uses
+    batch statistics is a ``ValueError``).
 
     **Memory.** Besides the result (:math:`n_1 n_2 k^2` numbers), the structured
     method stores per example the layers' inputs and output gradients,
@@ -396,14 +396,18 @@ def empirical_ntk(
         symmetric and only its upper block triangle is computed.
     chunk_size
         Examples per chunk (feature passes, kernel row blocks, Jacobian chunks).
+    trainable_only
+        Sum over the parameters with ``requires_grad=True`` only.
+    progress
+        Show a bar over the kernel's row blocks (default: at full scale).
 
     Returns
     -------
     ``(n1, n2)`` for a model with one output per example, ``(n1, n2, k, k)`` for ``k`` outputs.
     """
-    named = check_model(model)
-    chunk_size = _check_chunk_size(chunk_size)
-    dtype, device = _model_dtype_device(named)
+    dtype, device = _check_model(model)
+    chunk_size = check_int(chunk_size, "chunk_size", min=1, allow_none=True)
+    trainable_only = check_bool(trainable_only, "trainable_only")
     symmetric = x2 is None
     x1 = _check_inputs(x1, "x1", dtype, device)
     if not symmetric:
@@ -412,79 +416,42 @@ def empirical_ntk(
             raise ValueError(
                 f"x1 and x2 must have the same feature shape, got {tuple(x1.shape[1:])} and {tuple(x2.shape[1:])}"
             )
-    k = _probe(model, x1, "x1")
+    k = _outputs_per_example(model, x1, "x1")
     n1 = x1.shape[0]
     n2 = n1 if symmetric else x2.shape[0]
 
     result = None
     layers = _structured_layers(model)
     if layers is not None:
-        got1 = _structured_features(model, layers, x1, k, chunk_size)
-        got2 = got1 if symmetric or got1 is None else _structured_features(model, layers, x2, k, chunk_size)
+        got1 = _structured_features(model, layers, x1, k, chunk_size, trainable_only)
+        got2 = (got1 if symmetric or got1 is None
+                else _structured_features(model, layers, x2, k, chunk_size, trainable_only))
         if got1 is not None and got2 is not None and got1[1] == got2[1]:
-            result = _ntk_structured(got1[0], got2[0], n1, n2, k, chunk_size, symmetric, dtype, device)
+            result = _ntk_structured(got1[0], got2[0], n1, n2, k, chunk_size, symmetric, dtype, device, progress)
     if result is None:
-        result = _ntk_from_jacobians(model, x1, x1 if symmetric else x2, k, chunk_size, symmetric)
+        result = _ntk_from_jacobians(model, x1, x1 if symmetric else x2, k, chunk_size, symmetric, trainable_only,
+                                     progress)
     return result.reshape(n1, n2) if k == 1 else result
-
-
-def _ntk_loop(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
-    """Reference NTK: one ``torch.autograd.grad`` per example and output, then ``J1 @ J2.T``.
-
-    Slow and memory-hungry (holds both Jacobians); for tests and benchmarks.
-    """
-    named = check_model(model)
-    dtype, device = _model_dtype_device(named)
-    f = as_function(model)
-    theta = flat_parameters(model).requires_grad_(True)
-
-    def jac(X: torch.Tensor) -> torch.Tensor:
-        rows = []
-        for x in X.to(device=device, dtype=dtype):
-            out = f(theta, x.unsqueeze(0)).reshape(-1)
-            rows.append(
-                torch.stack([torch.autograd.grad(out[a], theta, retain_graph=a < out.numel() - 1)[0]
-                             for a in range(out.numel())])
-            )
-        return torch.stack(rows)
-
-    J1 = jac(x1)
-    J2 = J1 if x2 is None else jac(x2)
-    K = _gram(J1, J2)
-    return K.reshape(K.shape[0], K.shape[1]) if J1.shape[1] == 1 else K
 
 
 # --------------------------------------------------------------------------- infinite width
 
 
 def _check_kernel_args(x1, x2, depth, weight_var, bias_var):
-    for name, x in (("x1", x1), ("x2", x2)):
-        if x is None and name == "x2":
-            continue
-        if not isinstance(x, torch.Tensor):
-            raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-        if x.ndim != 2:
-            raise ValueError(f"{name} must be a matrix (n examples x d features), got shape {tuple(x.shape)}")
-        if x.shape[1] < 1:
-            raise ValueError(f"{name} must have at least one feature, got shape {tuple(x.shape)}")
-        if x.is_floating_point() and not torch.isfinite(x).all():
-            raise ValueError(f"{name} contains NaN or inf")
+    x1 = check_tensor(x1, "x1", ndim=2)
+    x2 = None if x2 is None else check_tensor(x2, "x2", ndim=2)
+    if x1.shape[1] < 1:
+        raise ValueError(f"x1 must have at least one feature, got shape {tuple(x1.shape)}")
     if x2 is not None and x1.shape[1] != x2.shape[1]:
         raise ValueError(f"x1 has {x1.shape[1]} features but x2 has {x2.shape[1]}")
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-        raise ValueError(f"depth (the number of hidden layers) must be a non-negative integer, got {depth!r}")
-    for name, v in (("weight_var", weight_var), ("bias_var", bias_var)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"{name} must be a finite number, got {v!r}")
-    if weight_var <= 0:
-        raise ValueError(f"weight_var must be positive, got {weight_var}")
-    if bias_var < 0:
-        raise ValueError(f"bias_var must be non-negative, got {bias_var}")
+    depth = check_int(depth, "depth", min=0)
+    weight_var = check_real(weight_var, "weight_var", min=0.0, min_open=True)
+    bias_var = check_real(bias_var, "bias_var", min=0.0)
+    return x1, x2, depth, weight_var, bias_var
 
 
 def _relu_kernels(x1, x2, depth, weight_var, bias_var):
-    _check_kernel_args(x1, x2, depth, weight_var, bias_var)
-    weight_var, bias_var = float(weight_var), float(bias_var)
+    x1, x2, depth, weight_var, bias_var = _check_kernel_args(x1, x2, depth, weight_var, bias_var)
     symmetric = x2 is None
     dtype = x1.dtype if symmetric else torch.promote_types(x1.dtype, x2.dtype)
     if not dtype.is_floating_point:
