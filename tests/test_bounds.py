@@ -12,6 +12,8 @@ from torch import nn
 
 from dltheory import bounds, models
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _sequential(*weights, bias=None, relu=True):
     """A bias-free (or biased) ReLU MLP with the given float64 weight matrices."""
@@ -326,10 +328,14 @@ def test_kl_inverse_edge_cases():
     assert bounds.kl_inverse(1.0, 0.3) == 1.0
     assert bounds.kl_inverse(0.0, 0.1) == pytest.approx(1 - math.exp(-0.1))
     assert bounds.kl_inverse(0.3, math.inf) == 1.0
-    with pytest.raises(ValueError, match="q must be a probability"):
+    with pytest.raises(ValueError, match=r"q must be a number in \[0, 1\], got 1.2"):
         bounds.kl_inverse(1.2, 0.1)
     with pytest.raises(ValueError, match="c must be a non-negative"):
         bounds.kl_inverse(0.2, -0.1)
+    with pytest.raises(TypeError, match="q must be a number in"):
+        bounds.kl_inverse("0.2", 0.1)
+    with pytest.raises(TypeError, match="c must be a non-negative number"):
+        bounds.kl_inverse(0.2, True)
 
 
 def test_isotropic_gaussian_kl_matches_torch_distributions():
@@ -433,11 +439,28 @@ def test_convolutions_and_other_layers_are_refused():
     X, y = _data(4, 3, 2)
     conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 2))
     for call in (lambda m: bounds.spectral_complexity(m), lambda m: bounds.path_norm(m),
-                 lambda m: bounds.vc_bound(m, 10), lambda m: bounds.frobenius_bound(m, X, y, gamma=1.0)):
-        with pytest.raises(ValueError, match="Conv2d found: the bounds here are for fully connected layers"):
+                 lambda m: bounds.vc_bound(m, 10), lambda m: bounds.frobenius_bound(m, X, y, gamma=1.0),
+                 lambda m: bounds.bartlett_bound(m, X, y, gamma=1.0), lambda m: bounds.folded_weights(m),
+                 lambda m: bounds.layer_norms(m), lambda m: bounds.layer_weights(m)):
+        with pytest.raises(ValueError, match=r"Conv2d \(0\) is a convolution: .* Toeplitz operator"):
             call(conv)
-    with pytest.raises(ValueError, match="unsupported layer Tanh"):
-        bounds.spectral_complexity(nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)))
+    with pytest.raises(ValueError, match=r"Conv1d \(1\.0\) is a convolution"):
+        bounds.path_norm(nn.Sequential(nn.Linear(3, 4), nn.Sequential(nn.Conv1d(1, 1, 1))))
+    tanh = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    for call in (bounds.spectral_complexity, bounds.path_norm, bounds.folded_weights,
+                 lambda m: bounds.frobenius_bound(m, X, y, gamma=1.0)):
+        with pytest.raises(ValueError, match="Tanh is not positively homogeneous"):
+            call(tanh)
+    with pytest.raises(ValueError, match=r"unsupported module BatchNorm1d \(1\)"):
+        bounds.spectral_complexity(nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)))
+    with pytest.raises(ValueError, match=r"unsupported module Dropout \(2\)"):
+        bounds.layer_norms(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Dropout(), nn.Linear(4, 2)))
+    with pytest.raises(ValueError, match="subclasses nn.Linear with a forward pass of its own"):
+        bounds.path_norm(nn.Sequential(type("Scaled", (nn.Linear,), {})(3, 2)))
+    with pytest.raises(ValueError, match="linear layer 2 takes 5 inputs but layer 1 gives 4 outputs"):
+        bounds.path_norm(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(5, 2)))
+    with pytest.raises(ValueError, match="comes before the first linear layer"):
+        bounds.path_norm(nn.Sequential(nn.ReLU(), nn.Linear(3, 2)))
 
     class Custom(nn.Module):
         def __init__(self):
@@ -447,10 +470,19 @@ def test_convolutions_and_other_layers_are_refused():
         def forward(self, x):
             return self.a(x)
 
-    with pytest.raises(ValueError, match="not an nn.Sequential"):
-        bounds.path_norm(Custom())
+    # not a chain: refused by the bounds and, now, by layer_weights and layer_norms too
+    for call in (bounds.path_norm, bounds.spectral_complexity, bounds.layer_weights, bounds.layer_norms,
+                 lambda m: bounds.normalized_margins(m, X, y)):
+        with pytest.raises(ValueError, match="Custom is not an nn.Sequential"):
+            call(Custom())
+    with pytest.raises(ValueError, match="ModuleList is not an nn.Sequential"):
+        bounds.layer_norms(nn.ModuleList([nn.Linear(3, 2)]))
     with pytest.raises(ValueError, match="has no linear layers"):
-        bounds.path_norm(nn.Sequential(nn.ReLU()))
+        bounds.path_norm(nn.Sequential(nn.Flatten()))
+    for call in (bounds.path_norm, bounds.layer_norms, lambda m: bounds.bartlett_bound(m, X, y, gamma=1.0),
+                 lambda m: bounds.pac_bayes_bound(m, X, y, sigma=0.1, samples=1)):
+        with pytest.raises(TypeError, match="model must be a torch.nn.Module, got str"):
+            call("net")
 
 
 def test_bad_data_and_parameters_are_refused():
@@ -485,7 +517,7 @@ def test_bad_data_and_parameters_are_refused():
         bounds.pac_bayes_bound(net, X, y, sigma=0.1, prior_sigma=-1.0)
     with pytest.raises(ValueError, match="samples"):
         bounds.pac_bayes_bound(net, X, y, sigma=0.1, samples=0)
-    with pytest.raises(ValueError, match="loss must be '01'"):
+    with pytest.raises(ValueError, match=r"unknown loss 'hinge'; choose one of \['01'\]"):
         bounds.pac_bayes_bound(net, X, y, sigma=0.1, loss="hinge")
     with pytest.raises(ValueError, match="prior must have the model's parameter names and shapes"):
         bounds.pac_bayes_bound(net, X, y, sigma=0.1, prior=_random_mlp([3, 4, 2]))
@@ -493,7 +525,228 @@ def test_bad_data_and_parameters_are_refused():
         bounds.spectral_complexity(net, _random_mlp([3, 4, 2]))
     with pytest.raises(ValueError, match="p must be a number >= 1"):
         bounds.path_norm(net, 0.5)
-    with pytest.raises(ValueError, match="n \\(the number of training examples\\)"):
+    with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
         bounds.vc_bound(net, 0)
     with pytest.raises(ValueError, match="labels in \\{-1, \\+1\\}"):
         bounds.frobenius_bound(_random_mlp([3, 5, 1]), X, y, gamma=1.0)  # 0/1 labels for a one-output model
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        bounds.margins(net, X * math.nan, y)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        bounds.pac_bayes_bound(net, X, y, sigma=0.1, seed=-1)
+
+
+def test_values_of_the_wrong_type_are_type_errors():
+    """The contract of sklearn's check_scalar: a bool or a string where a number belongs is a TypeError."""
+    net = _random_mlp([3, 5, 2])
+    X, y = _data(10, 3, 2)
+    calls = {
+        "gamma must be a positive number, got True": lambda: bounds.bartlett_bound(net, X, y, gamma=True),
+        "gamma must be a positive number, got '1'": lambda: bounds.frobenius_bound(net, X, y, gamma="1"),
+        "delta must be a number in \\(0, 1\\), got '0.1'":
+            lambda: bounds.bartlett_bound(net, X, y, gamma=1.0, delta="0.1"),
+        "samples must be a positive integer, got 2.0":
+            lambda: bounds.pac_bayes_bound(net, X, y, sigma=0.1, samples=2.0),
+        "sigma must be a positive number, got '0.1'": lambda: bounds.pac_bayes_bound(net, X, y, sigma="0.1"),
+        "progress must be True or False, got 'yes'":
+            lambda: bounds.pac_bayes_bound(net, X, y, sigma=0.1, samples=1, progress="yes"),
+        "p must be a number >= 1, got True": lambda: bounds.path_norm(net, True),
+        "n must be a positive integer, got True": lambda: bounds.vc_bound(net, True),
+        "n must be a positive integer, got 10.0": lambda: bounds.vc_bound(net, 10.0),
+        "X must be a tensor or an array of numbers, got str": lambda: bounds.bartlett_bound(net, "X", y, gamma=1.0),
+    }
+    for message, call in calls.items():
+        with pytest.raises(TypeError, match=message):
+            call()
+
+
+# --------------------------------------------------------------------------- which networks
+
+
+def _leaky_forward(weights, biases, X, slope):
+    """A NumPy forward pass with LeakyReLU(slope) between the layers."""
+    h = X
+    for i, W in enumerate(weights):
+        h = h @ W.T + (0.0 if biases is None else biases[i])
+        if i < len(weights) - 1:
+            h = np.where(h > 0, h, slope * h)
+    return h
+
+
+def _with_activation(net, activation):
+    """The same layers (shared, not copied) with ``activation`` in place of every ReLU."""
+    return nn.Sequential(*[activation() if isinstance(m, nn.ReLU) else m for m in net])
+
+
+@pytest.mark.parametrize("slope", [0.1, -1.0, 1.0])
+def test_leaky_relu_networks_get_their_own_margins_and_the_same_complexities(slope):
+    relu = _random_mlp([5, 8, 6, 3], bias=True, seed=20)
+    leaky = _with_activation(relu, lambda: nn.LeakyReLU(slope))
+    X, y = _data(60, 5, 3, seed=21)
+    lin = [m for m in relu if isinstance(m, nn.Linear)]
+    Ws, bs = [m.weight.detach().numpy() for m in lin], [m.bias.detach().numpy() for m in lin]
+    out = _leaky_forward(Ws, bs, X.numpy(), slope)
+    expected = out[np.arange(60), y.numpy()] - np.where(np.eye(3, dtype=bool)[y.numpy()], -np.inf, out).max(axis=1)
+    np.testing.assert_allclose(bounds.margins(leaky, X, y).numpy(), expected, rtol=1e-12, atol=1e-12)
+    relu_margins = bounds.margins(relu, X, y).numpy()
+    assert np.abs(expected - relu_margins).max() > 1e-3  # the activation really enters the margins
+    # the norms do not depend on the activation; the margin loss does
+    assert bounds.spectral_complexity(leaky) == bounds.spectral_complexity(relu)
+    assert bounds.path_norm(leaky, 2) == bounds.path_norm(relu, 2)
+    assert bounds.vc_dimension(leaky) == bounds.vc_dimension(relu)
+    gamma = float(np.median(np.abs(expected)))
+    for bound in (bounds.bartlett_bound, bounds.frobenius_bound):
+        a, b = bound(leaky, X, y, gamma=gamma), bound(relu, X, y, gamma=gamma)
+        assert a["complexity"] == b["complexity"] and a["confidence"] == b["confidence"]
+        assert a["margin_loss"] == np.mean(expected <= gamma)
+        assert b["margin_loss"] == np.mean(relu_margins <= gamma)
+        assert 0 < a["margin_loss"] < 1
+    # the folded network carries the constant 1 through LeakyReLU unchanged: same function
+    folded = _with_activation(_sequential(*bounds.folded_weights(leaky)), lambda: nn.LeakyReLU(slope))
+    torch.testing.assert_close(folded(bounds.fold_inputs(leaky, X)), leaky(X).detach())
+
+
+@pytest.mark.parametrize("slope", [1.5, -2.0])
+def test_leaky_relu_steeper_than_one_is_refused(slope):
+    net = _with_activation(_random_mlp([3, 5, 2], seed=22), lambda: nn.LeakyReLU(slope))
+    X, y = _data(10, 3, 2)
+    message = f"LeakyReLU with slope {slope} after layer 1 is not 1-Lipschitz"
+    for call in (bounds.spectral_complexity, bounds.path_norm, bounds.folded_weights,
+                 lambda m: bounds.vc_bound(m, 100), lambda m: bounds.bartlett_bound(m, X, y, gamma=1.0),
+                 lambda m: bounds.frobenius_bound(m, X, y, gamma=1.0),
+                 lambda m: bounds.cross_entropy_bound(m, X, input_bound=10.0)):
+        with pytest.raises(ValueError, match=message):
+            call(net)
+    # margins and layer norms make sense for any network and stay available
+    assert bounds.layer_norms(net)["rho"] > 0
+    assert bounds.margins(net, X, y).shape == (10,)
+
+
+def test_nested_sequentials_are_read_in_forward_order():
+    flat = _random_mlp([4, 6, 5, 3], bias=True, seed=23)
+    nested = nn.Sequential(nn.Flatten(), nn.Sequential(flat[0], flat[1]),
+                           nn.Sequential(nn.Sequential(flat[2], flat[3]), nn.Sequential(flat[4])))
+    X, y = _data(30, 4, 3, seed=24)
+    torch.testing.assert_close(nested(X), flat(X))
+    assert bounds.layer_norms(nested) == bounds.layer_norms(flat)
+    for a, b in zip(bounds.folded_weights(nested), bounds.folded_weights(flat), strict=True):
+        assert torch.equal(a, b)
+    assert bounds.spectral_complexity(nested) == bounds.spectral_complexity(flat)
+    assert bounds.spectral_complexity(nested, flat) == 0.0  # the flat twin as reference matches layer by layer
+    assert bounds.path_norm(nested, 1) == bounds.path_norm(flat, 1)
+    assert bounds.vc_dimension(nested) == bounds.vc_dimension(flat)
+    assert bounds.bartlett_bound(nested, X, y, gamma=0.5) == bounds.bartlett_bound(flat, X, y, gamma=0.5)
+    assert bounds.frobenius_bound(nested, X, y, gamma=0.5) == bounds.frobenius_bound(flat, X, y, gamma=0.5)
+    torch.testing.assert_close(bounds.normalized_margins(nested, X, y), bounds.normalized_margins(flat, X, y),
+                               rtol=0, atol=0)
+
+
+def test_a_weight_normed_layer_counts_with_its_computed_weight():
+    from torch.nn.utils.parametrizations import weight_norm
+
+    net = _random_mlp([4, 6, 3], seed=29)
+    normed = nn.Sequential(weight_norm(nn.Linear(4, 6, bias=False, dtype=torch.float64)), nn.ReLU(), net[2])
+    with torch.no_grad():
+        normed[0].parametrizations.weight.original0.mul_(torch.linspace(0.5, 3.0, 6, dtype=torch.float64)[:, None])
+    g = normed[0].parametrizations.weight.original0.detach()
+    v = normed[0].parametrizations.weight.original1.detach()
+    plain = _sequential(g * v / torch.linalg.vector_norm(v, dim=1, keepdim=True), net[2].weight.detach())
+    X, y = _data(20, 4, 3, seed=30)
+    torch.testing.assert_close(normed(X), plain(X))
+    got, expected = bounds.layer_norms(normed), bounds.layer_norms(plain)
+    for key in ("frobenius", "spectral", "rho", "rho_spectral"):
+        assert got[key] == pytest.approx(expected[key], rel=1e-12)
+    assert bounds.spectral_complexity(normed) == pytest.approx(bounds.spectral_complexity(plain), rel=1e-12)
+    assert bounds.path_norm(normed) == pytest.approx(bounds.path_norm(plain), rel=1e-12)
+    a, b = bounds.frobenius_bound(normed, X, y, gamma=0.5), bounds.frobenius_bound(plain, X, y, gamma=0.5)
+    assert a["bound"] == pytest.approx(b["bound"], rel=1e-12)
+
+
+# --------------------------------------------------------------------------- margins: model state, arrays
+
+
+def test_output_margins_by_hand_and_as_margins_uses_them():
+    out = torch.tensor([[1.0, 3.0, 2.0], [0.5, 0.5, -1.0], [4.0, -1.0, 3.0]])
+    torch.testing.assert_close(bounds.output_margins(out, torch.tensor([1, 0, 2])), torch.tensor([1.0, 0.0, -1.0]))
+    torch.testing.assert_close(bounds.output_margins(torch.tensor([[2.0], [-0.5]]), torch.tensor([1, 1])),
+                               torch.tensor([2.0, -0.5]))
+    net = _random_mlp([4, 6, 3], seed=25)
+    X, y = _data(12, 4, 3)
+    torch.testing.assert_close(bounds.margins(net, X, y), bounds.output_margins(net(X).detach(), y), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="there are 3 outputs but 2 labels"):
+        bounds.output_margins(out, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"class indices must lie in \[0, 2\]"):
+        bounds.output_margins(out, torch.tensor([0, 1, 3]))
+
+
+def _batch_norm_net():
+    net = nn.Sequential(nn.Linear(4, 6, dtype=torch.float64), nn.BatchNorm1d(6, dtype=torch.float64), nn.ReLU(),
+                        nn.Linear(6, 3, dtype=torch.float64))
+    X, y = _data(40, 4, 3, seed=26)
+    with torch.no_grad():
+        net(3.0 * X + 1.0)  # running statistics away from their initial (0, 1)
+    return net, X, y
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_margins_use_the_running_statistics_and_leave_batch_norm_untouched(training):
+    net, X, y = _batch_norm_net()
+    net.train(training)
+    before = {name: b.clone() for name, b in net.named_buffers()}
+    got = bounds.margins(net, X, y)
+    after = dict(net.named_buffers())
+    assert all(torch.equal(before[name], after[name]) for name in before)  # num_batches_tracked too
+    assert net.training is training
+    # oracle: the evaluation-mode forward pass written out with the running statistics
+    bn = net[1]
+    h = X @ net[0].weight.T + net[0].bias
+    h = (h - bn.running_mean) / torch.sqrt(bn.running_var + bn.eps) * bn.weight + bn.bias
+    out = (torch.relu(h) @ net[3].weight.T + net[3].bias).detach()
+    torch.testing.assert_close(got, bounds.output_margins(out, y), rtol=1e-12, atol=1e-12)
+    with torch.no_grad():
+        batch_stats = net.train()(X)  # (this does update the buffers)
+    assert not torch.allclose(got, bounds.output_margins(batch_stats, y))  # batch statistics would differ
+
+
+def test_pac_bayes_bound_leaves_batch_norm_untouched():
+    net, X, y = _batch_norm_net()
+    net.train()
+    before = {name: b.clone() for name, b in net.named_buffers()}
+    out = bounds.pac_bayes_bound(net, X, y, sigma=1e-9, samples=2)
+    assert all(torch.equal(before[name], b) for name, b in net.named_buffers())
+    assert net.training
+    expected = (bounds.margins(net, X, y) <= 0).double().mean().item()
+    assert out["train_error"] == expected
+    assert out["empirical_error"] == pytest.approx(expected)  # a tiny perturbation, in evaluation mode too
+
+
+def test_margins_and_bounds_accept_arrays():
+    net = _random_mlp([4, 7, 3], bias=True, seed=27)
+    X, y = _data(25, 4, 3, seed=28)
+    torch.testing.assert_close(bounds.margins(net, X.numpy(), y.numpy()), bounds.margins(net, X, y), rtol=0, atol=0)
+    torch.testing.assert_close(bounds.margins(net, X.tolist(), y.tolist()), bounds.margins(net, X, y), rtol=0, atol=0)
+    # a float32 model: float64 arrays are cast to its dtype
+    net32 = _random_mlp([4, 7, 3], bias=True, seed=27).float()
+    got = bounds.margins(net32, X.numpy(), y.numpy())
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, bounds.margins(net32, X.float(), y), rtol=0, atol=0)
+    assert bounds.bartlett_bound(net, X.numpy(), y.numpy(), gamma=0.5) == bounds.bartlett_bound(net, X, y, gamma=0.5)
+    assert bounds.frobenius_bound(net, X.numpy(), y.numpy(), gamma=0.5) == bounds.frobenius_bound(net, X, y, gamma=0.5)
+    assert (bounds.pac_bayes_bound(net, X.numpy(), y.numpy(), sigma=0.1, samples=5)
+            == bounds.pac_bayes_bound(net, X, y, sigma=0.1, samples=5))
+
+
+def test_margins_refuse_what_is_not_a_model():
+    X, y = _data(5, 3, 2)
+    for call in (bounds.margins, bounds.normalized_margins):
+        with pytest.raises(TypeError, match="model must be a torch.nn.Module, got str"):
+            call("net", X, y)
+
+
+def test_pac_bayes_progress_bar_only_when_asked(trained, capsys):
+    net, init, X, y = trained
+    quiet = bounds.pac_bayes_bound(net, X, y, sigma=[0.01, 0.1], prior=init, samples=4, progress=False)
+    assert capsys.readouterr().err == ""
+    shown = bounds.pac_bayes_bound(net, X, y, sigma=[0.01, 0.1], prior=init, samples=4, progress=True)
+    err = capsys.readouterr().err
+    assert "PAC-Bayes sigma=0.01" in err and "PAC-Bayes sigma=0.1" in err and "4/4" in err
+    assert shown == quiet

@@ -5,7 +5,7 @@ Chapter 1's section "Classical bounds are not vacuous once normalised" (deck 1,
 A bias-free ReLU network :math:`f(x) = W_L \\sigma(W_{L-1} \\cdots \\sigma(W_1 x))`
 factors as :math:`f = \\rho \\tilde f` with :math:`\\rho = \\prod_k \\lVert W_k\\rVert_F`
 and :math:`\\tilde f` the network with layers :math:`V_k = W_k/\\lVert W_k\\rVert_F`
-(:func:`dltheory.margins.normalized_network`). The classification error depends
+(:func:`dltheory.homogeneity.normalized_network`). The classification error depends
 on :math:`\\tilde f` alone; the cross-entropy depends on :math:`\\rho` as well.
 
 The bound
@@ -70,13 +70,15 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import bounds, margins
+from .._checks import as_tensor, check_class_indices, check_int, check_probability, check_real, check_X
+from ..homogeneity import normalized_network
+from ..models import DenseLayers
+from .folding import bound_layers
 
 __all__ = [
     "normalized_losses",
@@ -86,17 +88,11 @@ __all__ = [
 ]
 
 
-def _check_network(model: nn.Module) -> list[nn.Linear]:
-    """The linear layers of a bias-free, fully connected ReLU/identity network; ``ValueError`` otherwise."""
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    bounds.folded_weights(model)  # raises ValueError for anything but Linear/ReLU/Identity/Flatten layers
-    layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if any(layer.bias is not None for layer in layers):
+def _check_network(model: nn.Module) -> DenseLayers:
+    """The layers of a bias-free network the bound holds for (:func:`~dltheory.bounds.folding.bound_layers`)."""
+    layers = bound_layers(model)
+    if not layers.bias_free:
         raise ValueError("the network has biases: f = rho * f~ needs a bias-free network (build it with bias=False)")
-    if any(getattr(layer, "weight_scale", 1.0) != 1.0 for layer in layers):
-        raise ValueError("NTK-parametrised layers (weight_scale != 1) are not supported: "
-                         "use parametrization='standard'")
     return layers
 
 
@@ -106,46 +102,26 @@ def _float64_device(model: nn.Module) -> torch.device:
     return torch.device("cpu") if device.type == "mps" else device
 
 
-def _check_inputs(layers: list[nn.Linear], X, name: str = "X") -> torch.Tensor:
-    if not isinstance(X, torch.Tensor):
-        raise ValueError(f"{name} must be a torch tensor, got {type(X).__name__}")
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be a matrix (n examples x d features), got shape {tuple(X.shape)}")
-    if X.shape[0] == 0:
-        raise ValueError(f"{name} has no examples")
-    if X.shape[1] != layers[0].in_features:
-        raise ValueError(f"{name} has {X.shape[1]} features but the first layer takes {layers[0].in_features}")
-    if not X.is_floating_point() or not torch.isfinite(X).all():
-        raise ValueError(f"{name} must hold finite floating-point numbers")
-    return X.detach().to(dtype=torch.float64)
+def _check_inputs(layers: DenseLayers, X) -> torch.Tensor:
+    X = check_X(X, ndim=2)
+    if X.shape[1] != layers.in_features:
+        raise ValueError(f"X has {X.shape[1]} features but the first layer takes {layers.in_features}")
+    if not X.is_floating_point():
+        raise ValueError("X must hold floating-point numbers")
+    return X.to(dtype=torch.float64)
 
 
 def _check_labels(y, n: int, num_classes: int) -> torch.Tensor:
-    if not isinstance(y, torch.Tensor) or y.ndim != 1 or y.dtype not in (torch.int64, torch.int32):
-        raise ValueError("y must be a 1-d tensor of integer class indices")
+    y = as_tensor(y, "y")
     if len(y) != n:
         raise ValueError(f"X has {n} examples but y has {len(y)}")
-    if y.min() < 0 or y.max() >= num_classes:
-        raise ValueError(f"class indices must lie in [0, {num_classes - 1}]")
-    return y.detach().to(dtype=torch.int64)
-
-
-def _check_positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
-
-
-def _check_count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return check_class_indices(y, num_classes, "the cross-entropy").to(dtype=torch.int64)
 
 
 def normalized_losses(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dict:
     """Cross-entropy and classification error of :math:`f` and of :math:`\\tilde f = f/\\rho`.
 
-    :math:`\\tilde f` is :func:`dltheory.margins.normalized_network`: every layer
+    :math:`\\tilde f` is :func:`dltheory.homogeneity.normalized_network`: every layer
     divided by its Frobenius norm :math:`\\rho_k`, so that for a bias-free ReLU
     network :math:`f = \\rho\\tilde f` with :math:`\\rho = \\prod_k \\rho_k`. The
     losses are means over the examples,
@@ -158,8 +134,8 @@ def normalized_losses(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dic
     Parameters
     ----------
     model
-        A bias-free fully connected network (``nn.Linear`` layers in an
-        ``nn.Sequential`` with ReLU or identity activations), ``K`` outputs.
+        A bias-free fully connected network (a dense chain of ``nn.Linear`` or
+        ``NTKLinear`` layers with ReLU, LeakyReLU or identity activations), ``K`` outputs.
     X, y
         Inputs ``(n, d)`` and integer class indices ``(n,)`` in ``[0, K)``.
 
@@ -181,10 +157,10 @@ def normalized_losses(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dic
     layers = _check_network(model)
     device = _float64_device(model)
     X64 = _check_inputs(layers, X).to(device)
-    num_classes = layers[-1].out_features
+    num_classes = layers.out_features
     y64 = _check_labels(y, X64.shape[0], num_classes).to(device)
     f = copy.deepcopy(model).to(device, torch.float64)
-    f_tilde, rhos = margins.normalized_network(f)
+    f_tilde, rhos = normalized_network(f)
     with torch.no_grad():
         out, out_tilde = f(X64), f_tilde(X64)
     return {
@@ -216,10 +192,8 @@ def cross_entropy_range(radius: float, num_classes: int) -> tuple[float, float]:
     and :math:`z_j - z_y \\le \\sqrt 2\\,(z_j^2 + z_y^2)^{1/2} \\le \\sqrt 2\\, r`.
     At :math:`r = 0` both ends are :math:`\\ln K`.
     """
-    if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not math.isfinite(radius) or radius < 0:
-        raise ValueError(f"radius must be a non-negative finite number, got {radius!r}")
-    K = _check_count(num_classes, "num_classes", 2)
-    r = float(radius)
+    r = check_real(radius, "radius", min=0.0)
+    K = check_int(num_classes, "num_classes", min=2)
     low = math.log1p((K - 1) * math.exp(-r * math.sqrt(K / (K - 1))))
     return low, math.log(K) + math.sqrt(2.0) * r
 
@@ -236,13 +210,10 @@ def rademacher_complexity_bound(X: torch.Tensor, *, depth: int, num_classes: int
     peeling lemma with :math:`g(t) = \\max(t,0)^2`; derivation in the module
     notes). The labels do not enter.
     """
-    if not isinstance(X, torch.Tensor) or X.ndim != 2 or X.shape[0] == 0:
-        raise ValueError(f"X must be a non-empty (n, d) tensor, got {getattr(X, 'shape', type(X).__name__)}")
-    if not X.is_floating_point() or not torch.isfinite(X).all():
-        raise ValueError("X must hold finite floating-point numbers")
-    L = _check_count(depth, "depth", 1)
-    K = _check_count(num_classes, "num_classes", 2)
-    data_norm = torch.linalg.matrix_norm(X.detach().to("cpu", torch.float64)).item()
+    X = check_X(X, ndim=2)
+    L = check_int(depth, "depth", min=1)
+    K = check_int(num_classes, "num_classes", min=2)
+    data_norm = torch.linalg.matrix_norm(X.to("cpu", torch.float64)).item()
     return 2.0 ** ((L + 1) / 2) * math.sqrt(K) * data_norm / X.shape[0]
 
 
@@ -295,14 +266,13 @@ def cross_entropy_bound(model: nn.Module, X: torch.Tensor, *, input_bound: float
     """
     layers = _check_network(model)
     X64 = _check_inputs(layers, X)
-    B = _check_positive(input_bound, "input_bound")
-    if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not 0 < delta < 1:
-        raise ValueError(f"delta (the failure probability) must lie in (0, 1), got {delta!r}")
+    B = check_real(input_bound, "input_bound", min=0.0, min_open=True)
+    delta = check_probability(delta, "delta")
     longest = torch.linalg.vector_norm(X64, dim=1).max().item()
     if longest > B * (1 + 1e-6):  # float32 inputs scaled to length B: rounding
         raise ValueError(f"a training input has norm {longest:.6g} > input_bound = {B:.6g}: "
                          "input_bound must bound the norm of every input")
-    n, L, K = X64.shape[0], len(layers), layers[-1].out_features
+    n, L, K = X64.shape[0], len(layers), layers.out_features
     rademacher = rademacher_complexity_bound(X64, depth=L, num_classes=K)
     low, high = cross_entropy_range(B, K)
     width = high - low

@@ -1,4 +1,4 @@
-"""Randomization tests (Zhang et al. 2017): how long a network takes to fit, and whether it beats chance.
+"""Statistics of randomisation tests (Zhang et al. 2017): time to fit, and whether an accuracy beats chance.
 
 Zhang, Bengio, Hardt, Recht and Vinyals, *Understanding deep learning requires
 rethinking generalization* (ICLR 2017), train the same network on true and on
@@ -33,11 +33,11 @@ network), while the first one holds only approximately.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
-import torch
 from scipy import stats
+
+from ._checks import as_tensor, check_int, check_probability, check_real
 
 __all__ = [
     "time_to_fit",
@@ -51,16 +51,6 @@ __all__ = [
 #: The largest number of classes :func:`relabeling_distribution` enumerates exactly
 #: (the work grows like :math:`K 2^{K-1} n`).
 MAX_RELABELING_CLASSES = 12
-
-
-def _check_level(level: Any) -> float:
-    try:
-        level = float(level)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"level must be a number in (0, 1), got {level!r}") from err
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
-    return level
 
 
 def time_to_fit(history, threshold: float = 1.0, column: str = "train_accuracy") -> int | None:
@@ -82,6 +72,7 @@ def time_to_fit(history, threshold: float = 1.0, column: str = "train_accuracy")
     The step (an ``int``), or ``None`` if the threshold is never reached. Its
     resolution is the run's ``record_every``.
     """
+    threshold = check_real(threshold, "threshold")
     steps = np.asarray(history["step"])
     values = np.asarray(history[column], dtype=np.float64)
     reached = np.flatnonzero(values >= threshold)
@@ -94,13 +85,11 @@ def confusion_matrix(labels, predictions, num_classes: int) -> np.ndarray:
     ``labels`` and ``predictions`` are 1-d integer tensors or arrays of the same
     length with values in ``0 .. num_classes - 1``.
     """
-    true = np.asarray(labels.detach().cpu() if isinstance(labels, torch.Tensor) else labels)
-    pred = np.asarray(predictions.detach().cpu() if isinstance(predictions, torch.Tensor) else predictions)
+    true = as_tensor(labels, "labels").cpu().numpy()
+    pred = as_tensor(predictions, "predictions").cpu().numpy()
     if true.ndim != 1 or true.shape != pred.shape:
         raise ValueError(f"labels and predictions must be 1-d of equal length, got {true.shape} and {pred.shape}")
-    if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-    K = int(num_classes)
+    K = check_int(num_classes, "num_classes", min=1)
     for name, a in (("labels", true), ("predictions", pred)):
         if a.size and (a.dtype.kind not in "iu" or a.min() < 0 or a.max() >= K):
             raise ValueError(f"{name} must be integers in [0, {K - 1}]")
@@ -120,17 +109,14 @@ def chance_interval(n: int, p: float, level: float = 0.99) -> tuple[float, float
     probability at least ``level``, whatever ``n``; the normal approximation
     :math:`p \\pm z\\sqrt{p(1-p)/n}` does not, for small ``n`` or ``p`` near 0 or 1.
     """
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    p = float(p)
-    if not 0 <= p <= 1:
-        raise ValueError(f"p must lie in [0, 1], got {p}")
-    low, high = stats.binom.interval(_check_level(level), int(n), p)
+    n = check_int(n, "n", min=1)
+    p = check_probability(p, "p", open=False)
+    low, high = stats.binom.interval(check_probability(level, "level"), n, p)
     return float(low) / n, float(high) / n
 
 
 def _check_confusion(confusion) -> np.ndarray:
-    N = np.asarray(confusion.detach().cpu() if isinstance(confusion, torch.Tensor) else confusion)
+    N = as_tensor(confusion, "confusion").cpu().numpy()
     if N.ndim != 2 or N.shape[0] != N.shape[1] or N.shape[0] < 1:
         raise ValueError(f"the confusion matrix must be square K x K, got shape {N.shape}")
     if N.dtype.kind == "f":
@@ -198,7 +184,7 @@ def relabeling_interval(confusion, level: float = 0.99) -> tuple[float, float]:
     the smallest with at least :math:`1 - \\alpha/2` (the convention of
     :func:`chance_interval`). The comparison is done in exact integers.
     """
-    level = _check_level(level)
+    level = check_probability(level, "level")
     N = _check_confusion(confusion)
     n = int(N.sum())
     if n == 0:

@@ -1,4 +1,4 @@
-"""Normalised losses and the Rademacher bound of dltheory.normalization, checked against
+"""Normalised losses and the Rademacher bound of dltheory.bounds (bounds/normalized.py), checked against
 independent computations: NumPy forward passes, closed forms, and Monte Carlo estimates of
 Rademacher complexities of classes small enough to take the supremum on a grid."""
 
@@ -9,7 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from dltheory import margins, models, normalization
+from dltheory import bounds, homogeneity, models
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def numpy_network(model):
@@ -33,15 +35,15 @@ def cross_entropy(out, y):
 def problem():
     torch.manual_seed(0)
     model = models.mlp([5, 7, 6, 3], bias=False, seed=1)
-    margins_scale = margins.scale_layers(model, [3.0, 0.7, 5.0])  # a network with rho far from 1
+    scaled = homogeneity.scale_layers(model, [3.0, 0.7, 5.0])  # a network with rho far from 1
     X = torch.randn(40, 5)
     y = torch.randint(0, 3, (40,))
-    return margins_scale, X, y
+    return scaled, X, y
 
 
 def test_losses_match_a_numpy_forward_pass(problem):
     model, X, y = problem
-    out = normalization.normalized_losses(model, X, y)
+    out = bounds.normalized_losses(model, X, y)
     weights = numpy_network(model)
     norms = [np.linalg.norm(W) for W in weights]
     Xn, yn = X.double().numpy(), y.numpy()
@@ -61,8 +63,8 @@ def test_losses_match_a_numpy_forward_pass(problem):
 
 def test_normalised_quantities_do_not_see_the_layer_scales(problem):
     model, X, y = problem
-    base = normalization.normalized_losses(model, X, y)
-    scaled = normalization.normalized_losses(margins.scale_layers(model, [10.0, 0.01, 4.0]), X, y)
+    base = bounds.normalized_losses(model, X, y)
+    scaled = bounds.normalized_losses(homogeneity.scale_layers(model, [10.0, 0.01, 4.0]), X, y)
     # the scaled weights are rounded to float32, hence rel=1e-6
     assert scaled["normalized_loss"] == pytest.approx(base["normalized_loss"], rel=1e-6)
     assert scaled["error"] == base["error"]
@@ -72,17 +74,17 @@ def test_normalised_quantities_do_not_see_the_layer_scales(problem):
 
 def test_outputs_of_the_normalised_network_are_shorter_than_the_inputs(problem):
     model, X, y = problem
-    out = normalization.normalized_losses(model, X, y)
+    out = bounds.normalized_losses(model, X, y)
     longest = torch.linalg.vector_norm(X, dim=1).max().item()
     assert out["max_normalized_output"] <= longest
-    low, high = normalization.cross_entropy_range(longest, 3)
+    low, high = bounds.cross_entropy_range(longest, 3)
     assert low <= out["normalized_loss"] <= high
 
 
 def test_the_model_is_left_untouched(problem):
     model, X, y = problem
     before = [p.detach().clone() for p in model.parameters()]
-    normalization.normalized_losses(model, X, y)
+    bounds.normalized_losses(model, X, y)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert next(model.parameters()).dtype == torch.float32
 
@@ -90,31 +92,109 @@ def test_the_model_is_left_untouched(problem):
 def test_bad_networks_and_data_are_refused(problem):
     model, X, y = problem
     with pytest.raises(ValueError, match="biases"):
-        normalization.normalized_losses(models.mlp([5, 4, 3], bias=True, seed=0), X, y)
+        bounds.normalized_losses(models.mlp([5, 4, 3], bias=True, seed=0), X, y)
     with pytest.raises(ValueError, match="Tanh"):
-        normalization.normalized_losses(nn.Sequential(nn.Linear(5, 4, bias=False), nn.Tanh(),
+        bounds.normalized_losses(nn.Sequential(nn.Linear(5, 4, bias=False), nn.Tanh(),
                                                       nn.Linear(4, 3, bias=False)), X, y)
-    with pytest.raises(ValueError, match="NTK"):
-        normalization.normalized_losses(models.mlp([5, 4, 3], bias=False, parametrization="ntk", seed=0), X, y)
     zero = models.mlp([5, 4, 3], bias=False, seed=0)
     with torch.no_grad():
         zero[0].weight.zero_()
     with pytest.raises(ValueError, match="zero"):
-        normalization.normalized_losses(zero, X, y)
-    with pytest.raises(ValueError, match="Module"):
-        normalization.normalized_losses("net", X, y)
+        bounds.normalized_losses(zero, X, y)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module, got str"):
+        bounds.normalized_losses("net", X, y)
+    with pytest.raises(ValueError, match="Conv1d .* is a convolution"):
+        bounds.normalized_losses(nn.Sequential(nn.Conv1d(1, 1, 1, bias=False), nn.Flatten(),
+                                               nn.Linear(5, 3, bias=False)), X, y)
+    with pytest.raises(ValueError, match="LeakyReLU with slope 2.0 after layer 1 is not 1-Lipschitz"):
+        bounds.normalized_losses(nn.Sequential(nn.Linear(5, 4, bias=False), nn.LeakyReLU(2.0),
+                                               nn.Linear(4, 3, bias=False)), X, y)
     with pytest.raises(ValueError, match="features"):
-        normalization.normalized_losses(model, X[:, :4], y)
+        bounds.normalized_losses(model, X[:, :4], y)
     with pytest.raises(ValueError, match="matrix"):
-        normalization.normalized_losses(model, X[0], y)
-    with pytest.raises(ValueError, match="finite"):
-        normalization.normalized_losses(model, X * float("nan"), y)
+        bounds.normalized_losses(model, X[0], y)
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        bounds.normalized_losses(model, X * float("nan"), y)
+    with pytest.raises(TypeError, match="X must be a tensor or an array of numbers"):
+        bounds.normalized_losses(model, "X", y)
     with pytest.raises(ValueError, match="integer class indices"):
-        normalization.normalized_losses(model, X, y.double())
+        bounds.normalized_losses(model, X, y.double())
     with pytest.raises(ValueError, match="examples but y has"):
-        normalization.normalized_losses(model, X, y[:-1])
+        bounds.normalized_losses(model, X, y[:-1])
     with pytest.raises(ValueError, match=r"\[0, 2\]"):
-        normalization.normalized_losses(model, X, y + 1)
+        bounds.normalized_losses(model, X, y + 1)
+
+
+def _standard_twin(model):
+    """The standard-parametrised network with the effective weights (weight_scale * weight) of ``model``."""
+    layers = []
+    for m in model:
+        if isinstance(m, nn.Linear):
+            twin = nn.Linear(m.in_features, m.out_features, bias=False, dtype=m.weight.dtype)
+            with torch.no_grad():
+                twin.weight.copy_(getattr(m, "weight_scale", 1.0) * m.weight)
+            layers.append(twin)
+        else:
+            layers.append(m)
+    return nn.Sequential(*layers)
+
+
+def test_ntk_layers_count_with_their_effective_weights():
+    ntk = models.mlp([5, 7, 6, 3], bias=False, parametrization="ntk", seed=2, dtype=torch.float64)
+    assert all(m.weight_scale != 1.0 for m in ntk if isinstance(m, nn.Linear))
+    standard = _standard_twin(ntk)
+    X = torch.randn(40, 5, generator=torch.Generator().manual_seed(3))
+    y = torch.randint(0, 3, (40,), generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(ntk(X.double()), standard(X.double()), rtol=0, atol=0)
+    got, expected = bounds.normalized_losses(ntk, X, y), bounds.normalized_losses(standard, X, y)
+    assert got.keys() == expected.keys()
+    for key in expected:
+        assert got[key] == pytest.approx(expected[key], rel=1e-12), key
+    # the raw (standard normal) weights would give other norms
+    raw = [torch.linalg.matrix_norm(m.weight).item() for m in ntk if isinstance(m, nn.Linear)]
+    assert got["rhos"] != pytest.approx(raw, rel=1e-3)
+    long = torch.linalg.vector_norm(X, dim=1).max().item()
+    assert (bounds.cross_entropy_bound(ntk, X, input_bound=long)
+            == bounds.cross_entropy_bound(standard, X, input_bound=long))
+
+
+def test_leaky_relu_networks_match_a_numpy_forward_pass():
+    slope = 0.2
+    model = models.mlp([5, 7, 6, 3], activation="leaky_relu", bias=False, seed=5, dtype=torch.float64)
+    for m in model:
+        if isinstance(m, nn.LeakyReLU):
+            m.negative_slope = slope
+    model = homogeneity.scale_layers(model, [2.0, 0.5, 3.0])
+    X = torch.randn(30, 5, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    y = torch.randint(0, 3, (30,), generator=torch.Generator().manual_seed(7))
+    out = bounds.normalized_losses(model, X, y)
+    weights = numpy_network(model)
+    norms = [np.linalg.norm(W) for W in weights]
+
+    def leaky_forward(Ws, inputs):
+        h = inputs
+        for W in Ws[:-1]:
+            h = h @ W.T
+            h = np.where(h > 0, h, slope * h)
+        return h @ Ws[-1].T
+
+    f = leaky_forward(weights, X.numpy())
+    f_tilde = leaky_forward([W / r for W, r in zip(weights, norms)], X.numpy())
+    assert out["loss"] == pytest.approx(cross_entropy(f, y.numpy()), rel=1e-12)
+    assert out["normalized_loss"] == pytest.approx(cross_entropy(f_tilde, y.numpy()), rel=1e-12)
+    assert out["rhos"] == pytest.approx(norms, rel=1e-12)
+    assert out["normalized_error"] == out["error"] == pytest.approx(np.mean(f.argmax(1) != y.numpy()))
+    # the ReLU network with these weights is another function
+    assert cross_entropy(forward(weights, X.numpy()), y.numpy()) != pytest.approx(out["loss"], rel=1e-6)
+
+
+def test_nested_sequentials_and_arrays_give_the_same_losses(problem):
+    model, X, y = problem
+    nested = nn.Sequential(nn.Sequential(model[0], model[1]),
+                           nn.Sequential(nn.Sequential(model[2], model[3]), model[4]))
+    expected = bounds.normalized_losses(model, X, y)
+    assert bounds.normalized_losses(nested, X, y) == expected
+    assert bounds.normalized_losses(model, X.numpy(), y.numpy()) == expected
 
 
 # --------------------------------------------------------------------------- the range of the loss
@@ -127,7 +207,7 @@ def ce_of(z, y):
 @pytest.mark.parametrize("K", [2, 3, 10])
 @pytest.mark.parametrize("r", [0.1, 1.0, 4.0])
 def test_the_range_holds_every_value_and_its_lower_end_is_attained(K, r):
-    low, high = normalization.cross_entropy_range(r, K)
+    low, high = bounds.cross_entropy_range(r, K)
     rng = np.random.default_rng(0)
     z = rng.standard_normal((4000, K))
     z *= (r * rng.uniform(0, 1, (4000, 1)) ** (1 / K)) / np.linalg.norm(z, axis=1, keepdims=True)
@@ -145,13 +225,18 @@ def test_the_range_holds_every_value_and_its_lower_end_is_attained(K, r):
 
 
 def test_range_at_zero_and_bad_arguments():
-    assert normalization.cross_entropy_range(0.0, 7) == pytest.approx((math.log(7), math.log(7)))
-    for bad in (-1.0, float("nan"), float("inf"), True, "1"):
-        with pytest.raises(ValueError, match="radius"):
-            normalization.cross_entropy_range(bad, 3)
-    for bad in (1, 2.5, True):
-        with pytest.raises(ValueError, match="num_classes"):
-            normalization.cross_entropy_range(1.0, bad)
+    assert bounds.cross_entropy_range(0.0, 7) == pytest.approx((math.log(7), math.log(7)))
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="radius must be a non-negative number"):
+            bounds.cross_entropy_range(bad, 3)
+    for bad in (True, "1", None):
+        with pytest.raises(TypeError, match="radius must be a non-negative number"):
+            bounds.cross_entropy_range(bad, 3)
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 2, got 1"):
+        bounds.cross_entropy_range(1.0, 1)
+    for bad in (2.5, True):
+        with pytest.raises(TypeError, match="num_classes must be an integer >= 2"):
+            bounds.cross_entropy_range(1.0, bad)
 
 
 # --------------------------------------------------------------------------- the Rademacher bound
@@ -162,15 +247,22 @@ def test_the_rademacher_bound_is_the_formula():
     frob = math.sqrt(sum(v * v for v in range(12)))
     for L, K in ((1, 2), (3, 10), (5, 4)):
         expected = 2 ** ((L + 1) / 2) * math.sqrt(K) * frob / 4
-        assert normalization.rademacher_complexity_bound(X, depth=L, num_classes=K) == pytest.approx(expected)
+        assert bounds.rademacher_complexity_bound(X, depth=L, num_classes=K) == pytest.approx(expected)
     with pytest.raises(ValueError, match="depth"):
-        normalization.rademacher_complexity_bound(X, depth=0, num_classes=2)
+        bounds.rademacher_complexity_bound(X, depth=0, num_classes=2)
     with pytest.raises(ValueError, match="num_classes"):
-        normalization.rademacher_complexity_bound(X, depth=1, num_classes=1)
-    with pytest.raises(ValueError, match="non-empty"):
-        normalization.rademacher_complexity_bound(X[0], depth=1, num_classes=2)
-    with pytest.raises(ValueError, match="finite"):
-        normalization.rademacher_complexity_bound(X * float("inf"), depth=1, num_classes=2)
+        bounds.rademacher_complexity_bound(X, depth=1, num_classes=1)
+    with pytest.raises(ValueError, match="X must be a matrix"):
+        bounds.rademacher_complexity_bound(X[0], depth=1, num_classes=2)
+    with pytest.raises(ValueError, match="at least one example"):
+        bounds.rademacher_complexity_bound(X[:0], depth=1, num_classes=2)
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        bounds.rademacher_complexity_bound(X * float("inf"), depth=1, num_classes=2)
+    with pytest.raises(TypeError, match="depth must be a positive integer, got 2.0"):
+        bounds.rademacher_complexity_bound(X, depth=2.0, num_classes=2)
+    # arrays are converted
+    assert bounds.rademacher_complexity_bound(X.numpy(), depth=3, num_classes=10) == pytest.approx(
+        bounds.rademacher_complexity_bound(X, depth=3, num_classes=10), rel=1e-15)
 
 
 def softplus(t):
@@ -196,7 +288,7 @@ def test_monte_carlo_rademacher_complexity_of_a_linear_two_class_net_lies_below_
     u = np.linspace(-math.sqrt(2), math.sqrt(2), 4001)
     grid = softplus(s[:, None] * x[:, None] * u[None, :])  # (n, grid)
     mean, se = monte_carlo(grid, n)
-    bound = normalization.rademacher_complexity_bound(torch.tensor(x[:, None]), depth=1, num_classes=2)
+    bound = bounds.rademacher_complexity_bound(torch.tensor(x[:, None]), depth=1, num_classes=2)
     assert bound == pytest.approx(2 * math.sqrt(2) * np.linalg.norm(x) / n)
     assert 0 < mean + 4 * se < bound
 
@@ -216,7 +308,7 @@ def test_monte_carlo_rademacher_complexity_of_a_two_layer_two_class_net_lies_bel
     margin = up[None, :] * np.maximum(x, 0)[:, None] + um[None, :] * np.maximum(-x, 0)[:, None]
     grid = softplus(s[:, None] * margin)
     mean, se = monte_carlo(grid, n, draws=2000)
-    bound = normalization.rademacher_complexity_bound(torch.tensor(x[:, None]), depth=2, num_classes=2)
+    bound = bounds.rademacher_complexity_bound(torch.tensor(x[:, None]), depth=2, num_classes=2)
     assert 0 < mean + 4 * se < bound
 
 
@@ -240,7 +332,7 @@ def test_cross_entropy_bound_term_by_term():
     model = models.mlp([6, 8, 8, 4], bias=False, seed=0)
     X = torch.randn(50, 6, dtype=torch.float64)
     X = 3.0 * X / torch.linalg.vector_norm(X, dim=1, keepdim=True)  # every input of length 3
-    out = normalization.cross_entropy_bound(model, X, input_bound=3.0, delta=0.01)
+    out = bounds.cross_entropy_bound(model, X, input_bound=3.0, delta=0.01)
     rademacher = 2 ** 2 * math.sqrt(4) * 3.0 * math.sqrt(50) / 50
     low = math.log1p(3 * math.exp(-3.0 * math.sqrt(4 / 3)))
     high = math.log(4) + 3.0 * math.sqrt(2)
@@ -257,8 +349,8 @@ def test_cross_entropy_bound_shrinks_like_one_over_root_n():
     model = models.mlp([6, 8, 3], bias=False, seed=0)
     X = torch.randn(400, 6)
     X = X / torch.linalg.vector_norm(X, dim=1, keepdim=True)
-    small = normalization.cross_entropy_bound(model, X[:100], input_bound=1.0)
-    large = normalization.cross_entropy_bound(model, X, input_bound=1.0)
+    small = bounds.cross_entropy_bound(model, X[:100], input_bound=1.0)
+    large = bounds.cross_entropy_bound(model, X, input_bound=1.0)
     assert large["bound"] == pytest.approx(small["bound"] / 2, rel=1e-5)
 
 
@@ -267,14 +359,18 @@ def test_cross_entropy_bound_refuses_bad_input():
     X = torch.randn(20, 6)
     long = torch.linalg.vector_norm(X, dim=1).max().item()
     with pytest.raises(ValueError, match="input_bound must bound"):
-        normalization.cross_entropy_bound(model, X, input_bound=0.5 * long)
-    for bad in (0.0, -1.0, float("inf"), True):
-        with pytest.raises(ValueError, match="input_bound"):
-            normalization.cross_entropy_bound(model, X, input_bound=bad)
-    for bad in (0.0, 1.0, -0.5, True):
-        with pytest.raises(ValueError, match="delta"):
-            normalization.cross_entropy_bound(model, X, input_bound=long, delta=bad)
+        bounds.cross_entropy_bound(model, X, input_bound=0.5 * long)
+    for bad in (0.0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="input_bound must be a positive number"):
+            bounds.cross_entropy_bound(model, X, input_bound=bad)
+    for bad in (0.0, 1.0, -0.5):
+        with pytest.raises(ValueError, match="delta must be a number in"):
+            bounds.cross_entropy_bound(model, X, input_bound=long, delta=bad)
+    with pytest.raises(TypeError, match="input_bound must be a positive number, got True"):
+        bounds.cross_entropy_bound(model, X, input_bound=True)
+    with pytest.raises(TypeError, match="delta must be a number in"):
+        bounds.cross_entropy_bound(model, X, input_bound=long, delta=True)
     with pytest.raises(ValueError, match="biases"):
-        normalization.cross_entropy_bound(models.mlp([6, 8, 3], seed=0), X, input_bound=long)
+        bounds.cross_entropy_bound(models.mlp([6, 8, 3], seed=0), X, input_bound=long)
     with pytest.raises(ValueError, match="features"):
-        normalization.cross_entropy_bound(model, X[:, :5], input_bound=long)
+        bounds.cross_entropy_bound(model, X[:, :5], input_bound=long)
