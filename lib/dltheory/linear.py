@@ -25,7 +25,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+
+from ._checks import as_tensor, check_int, check_real, check_seed, check_tensor
+from .train.history import record_points
 
 __all__ = [
     "least_squares_loss",
@@ -41,39 +45,59 @@ __all__ = [
 ]
 
 
-def _check_data(X: torch.Tensor, Y: torch.Tensor) -> None:
-    if X.ndim != 2:
-        raise ValueError(f"X must be a matrix (n examples x d features), got shape {tuple(X.shape)}")
-    if Y.ndim != 2:
-        raise ValueError(f"Y must be a matrix (n examples x k outputs), got shape {tuple(Y.shape)}")
+def _matrix(A, name: str, what: str) -> torch.Tensor:
+    """A finite floating matrix (an integer one becomes float64); ``what`` names its columns."""
+    t = as_tensor(A, name)
+    if t.ndim != 2:
+        raise ValueError(f"{name} must be a matrix (n examples x {what}), got shape {tuple(t.shape)}")
+    t = check_tensor(t, name)
+    return t if t.is_floating_point() else t.double()
+
+
+def _check_data(X, Y) -> tuple[torch.Tensor, torch.Tensor]:
+    """``X`` (n x d) and ``Y`` (n x k) as finite floating tensors, ``Y`` placed like ``X``."""
+    X, Y = _matrix(X, "X", "d features"), _matrix(Y, "Y", "k outputs")
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"X has {X.shape[0]} examples (rows) but Y has {Y.shape[0]}")
-    if not (torch.isfinite(X).all() and torch.isfinite(Y).all()):
-        raise ValueError("X or Y contains NaN or inf")
+    return X, Y.to(X)
 
 
-def _check_weights(W: torch.Tensor, X: torch.Tensor, Y: torch.Tensor, name: str = "W0") -> None:
+def _check_weights(W, X: torch.Tensor, Y: torch.Tensor, name: str = "W0") -> torch.Tensor:
+    """A finite ``(k, d)`` weight matrix, placed like ``X``."""
     expected = (Y.shape[1], X.shape[1])
+    if not isinstance(W, (torch.Tensor, np.ndarray)):
+        raise TypeError(f"{name} must be a tensor of shape (k, d) = {expected}, got {type(W).__name__}")
+    W = as_tensor(W, name)
     if tuple(W.shape) != expected:
         raise ValueError(f"{name} must have shape (k, d) = {expected}, got {tuple(W.shape)}")
+    if not torch.isfinite(W).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return W.to(X)
 
 
 def least_squares_loss(W: torch.Tensor, X: torch.Tensor, Y: torch.Tensor, lam: float = 0.0) -> torch.Tensor:
-    """:math:`\\frac{1}{2n}\\lVert XW^\\top - Y\\rVert_F^2 + \\frac{\\lambda}{2}\\lVert W\\rVert_F^2`."""
+    """:math:`\\frac{1}{2n}\\lVert XW^\\top - Y\\rVert_F^2 + \\frac{\\lambda}{2}\\lVert W\\rVert_F^2`.
+
+    Differentiable in ``W`` (it is not detached or copied).
+    """
+    X, Y = _check_data(X, Y)
+    lam = check_real(lam, "lam", min=0.0)
+    if not isinstance(W, torch.Tensor) or tuple(W.shape) != (Y.shape[1], X.shape[1]):
+        shape = tuple(W.shape) if isinstance(W, torch.Tensor) else type(W).__name__
+        raise ValueError(f"W must be a tensor of shape (k, d) = {(Y.shape[1], X.shape[1])}, got {shape}")
     residual = X @ W.T - Y
     return residual.pow(2).sum() / (2 * X.shape[0]) + 0.5 * lam * W.pow(2).sum()
 
 
 def min_norm_solution(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     """The minimum-Frobenius-norm least-squares solution :math:`W^+ = (X^+ Y)^\\top`."""
-    _check_data(X, Y)
+    X, Y = _check_data(X, Y)
     return (torch.linalg.pinv(X) @ Y).T
 
 
 def row_space_projector(X: torch.Tensor) -> torch.Tensor:
     """:math:`X^+ X`, the orthogonal projector onto the span of the examples (rows of ``X``)."""
-    if X.ndim != 2:
-        raise ValueError(f"X must be a matrix, got shape {tuple(X.shape)}")
+    X = _matrix(X, "X", "d features")
     return torch.linalg.pinv(X) @ X
 
 
@@ -82,8 +106,8 @@ def gd_limit(X: torch.Tensor, Y: torch.Tensor, W0: torch.Tensor) -> torch.Tensor
 
     Computed with one pseudo-inverse and without forming the d x d projector.
     """
-    _check_data(X, Y)
-    _check_weights(W0, X, Y)
+    X, Y = _check_data(X, Y)
+    W0 = _check_weights(W0, X, Y)
     X_pinv = torch.linalg.pinv(X)
     return (X_pinv @ Y).T + W0 - (W0 @ X_pinv) @ X
 
@@ -94,9 +118,8 @@ def ridge_solution(X: torch.Tensor, Y: torch.Tensor, lam: float) -> torch.Tensor
     Computed through the n x n system :math:`W_\\lambda = Y^\\top (XX^\\top + n\\lambda I)^{-1} X`,
     which is equal and cheaper when d > n. As :math:`\\lambda \\to 0` it tends to :math:`W^+`.
     """
-    _check_data(X, Y)
-    if not lam > 0:
-        raise ValueError(f"lam must be positive, got {lam}")
+    X, Y = _check_data(X, Y)
+    lam = check_real(lam, "lam", min=0.0, min_open=True)
     n = X.shape[0]
     gram = X @ X.T + n * lam * torch.eye(n, dtype=X.dtype, device=X.device)
     return torch.linalg.solve(gram, Y).T @ X
@@ -110,8 +133,8 @@ def ridge_hessian(X: torch.Tensor, lam: float) -> torch.Tensor:
     exactly :math:`\\lambda` when d > n: the minimum becomes non-degenerate for any
     :math:`\\lambda > 0`.
     """
-    if X.ndim != 2:
-        raise ValueError(f"X must be a matrix, got shape {tuple(X.shape)}")
+    X = _matrix(X, "X", "d features")
+    lam = check_real(lam, "lam", min=0.0)
     d = X.shape[1]
     return X.T @ X / X.shape[0] + lam * torch.eye(d, dtype=X.dtype, device=X.device)
 
@@ -146,11 +169,6 @@ def _check_finite(W: torch.Tensor, step: int, lr: float) -> None:
         )
 
 
-def _record_points(steps: int, record_every: int | None) -> set[int]:
-    every = record_every or max(1, steps // 100)
-    return set(range(0, steps + 1, every)) | {steps}
-
-
 def gradient_descent(
     X: torch.Tensor,
     Y: torch.Tensor,
@@ -166,13 +184,13 @@ def gradient_descent(
     :math:`W_{t+1} = W_t - \\eta\\,(\\tfrac1n (XW_t^\\top - Y)^\\top X + \\lambda W_t)`.
     The default step size is :math:`1/\\lambda_{\\max}(X^\\top X/n)`.
     """
-    _check_data(X, Y)
-    _check_weights(W0, X, Y)
-    if steps < 0:
-        raise ValueError(f"steps must be non-negative, got {steps}")
-    lr = _default_lr(X) if lr is None else float(lr)
+    X, Y = _check_data(X, Y)
+    W0 = _check_weights(W0, X, Y)
+    steps = check_int(steps, "steps", min=0)
+    lr = _default_lr(X) if lr is None else check_real(lr, "lr", min=0.0, min_open=True)
+    lam = check_real(lam, "lam", min=0.0)
     n = X.shape[0]
-    record = _record_points(steps, record_every)
+    record = set(record_points(steps, record_every))
     W = W0.clone()
     traj = Trajectory([0], [W.clone()])
     for t in range(1, steps + 1):
@@ -203,16 +221,16 @@ def stochastic_gradient_descent(
     default step size, :math:`1/\\max_i \\lVert x_i\\rVert^2`, is stable for every batch:
     it bounds the largest eigenvalue of any batch's :math:`X_b^\\top X_b / b`.
     """
-    _check_data(X, Y)
-    _check_weights(W0, X, Y)
+    X, Y = _check_data(X, Y)
+    W0 = _check_weights(W0, X, Y)
     n = X.shape[0]
-    if not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must be in [1, n={n}], got {batch_size}")
-    lr = 1.0 / X.pow(2).sum(dim=1).max().item() if lr is None else float(lr)
-    generator = torch.Generator().manual_seed(seed)
+    epochs = check_int(epochs, "epochs", min=0)
+    batch_size = check_int(batch_size, "batch_size", min=1, max=n)
+    lr = 1.0 / X.pow(2).sum(dim=1).max().item() if lr is None else check_real(lr, "lr", min=0.0, min_open=True)
+    generator = torch.Generator().manual_seed(check_seed(seed))
     batches_per_epoch = math.ceil(n / batch_size)
     total = epochs * batches_per_epoch
-    record = _record_points(total, record_every)
+    record = set(record_points(total, record_every))
     W = W0.clone()
     traj = Trajectory([0], [W.clone()])
     t = 0
@@ -249,9 +267,8 @@ class LinearTeacher:
         cls, n: int, d: int, k: int = 1, *, n_test: int = 1000, seed: int = 0, device: torch.device | str = "cpu"
     ) -> LinearTeacher:
         """Draw a problem in float64 (the same numbers on every device for a seed)."""
-        if min(n, d, k, n_test) < 1:
-            raise ValueError(f"n, d, k and n_test must be positive, got {(n, d, k, n_test)}")
-        g = torch.Generator().manual_seed(seed)
+        n, d, k, n_test = (check_int(v, name, min=1) for v, name in ((n, "n"), (d, "d"), (k, "k"), (n_test, "n_test")))
+        g = torch.Generator().manual_seed(check_seed(seed))
         W_star = torch.randn(k, d, generator=g, dtype=torch.float64)
         X = torch.randn(n, d, generator=g, dtype=torch.float64) / d**0.5
         X_test = torch.randn(n_test, d, generator=g, dtype=torch.float64) / d**0.5

@@ -1,0 +1,270 @@
+"""The optimizers of the book: ``torch.optim`` where it has them, two of our own where it does not.
+
+Write :math:`w` for the trainable parameters, :math:`L_B` for the training loss
+(a mean over examples, :mod:`dltheory.losses`) on a batch :math:`B`,
+:math:`\\eta` for the step size and :math:`\\lambda_{wd}` for the weight decay.
+
+=================  ==========================================================================
+preset             optimizer
+=================  ==========================================================================
+``"gd"``           ``torch.optim.SGD`` on the full batch:
+                   :math:`w \\leftarrow w - \\eta(\\nabla L(w) + \\lambda_{wd} w)`
+``"sgd"``          ``torch.optim.SGD`` on mini-batches (Robbins & Monro 1951)
+``"adam"``         ``torch.optim.Adam`` (Kingma & Ba 2015; weight decay as L2, not AdamW)
+``"sgld"``         :class:`SGLD`, a ``torch.optim.SGD`` that adds Gaussian noise
+``"ggn"``          :class:`GramGaussNewton`, which needs the batch, not a gradient
+``"normalized_gd"``  ``torch.optim.SGD`` on :math:`\\log L` (:func:`dltheory.losses.log_loss`):
+                   :math:`w \\leftarrow w - \\eta\\,\\nabla L/L` (Nacson et al. 2019)
+=================  ==========================================================================
+
+:func:`make_optimizer` builds a preset; :func:`dltheory.train.fit` also takes
+any ``torch.optim.Optimizer``, or a :class:`BatchOptimizer`.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from .._checks import check_choice, check_real, check_seed
+from ..ntk import empirical_ntk
+
+__all__ = ["PRESETS", "make_optimizer", "SGLD", "BatchOptimizer", "GramGaussNewton", "DEFAULT_TEMPERATURE",
+           "GGN_RELATIVE_DAMPING"]
+
+#: The optimizers :func:`make_optimizer` builds by name.
+PRESETS = ("gd", "sgd", "adam", "sgld", "ggn", "normalized_gd")
+#: SGLD's default temperature :math:`T = 1/\beta`.
+DEFAULT_TEMPERATURE = 1e-4
+#: GGN's default damping, relative to the mean eigenvalue of :math:`\lambda J J^\top`.
+GGN_RELATIVE_DAMPING = 1e-6
+# The SGLD noise of a preset is seeded with fit's seed shifted by this odd constant (mod 2**63),
+# so that shuffling and noise are different streams for every seed.
+_NOISE_SEED_SHIFT = 0x1E3779B97F4A7C15
+
+
+class SGLD(torch.optim.SGD):
+    """Stochastic gradient Langevin dynamics (Welling & Teh 2011).
+
+    .. math::  w \\leftarrow w - \\eta\\,(\\nabla L_B(w) + \\lambda_{wd} w)
+               + \\sqrt{2\\eta T}\\,\\xi, \\qquad \\xi \\sim N(0, I_P),
+
+    with :math:`T = 1/\\beta` the ``temperature``: plain SGD
+    (``torch.optim.SGD``, whose step this calls first) plus Gaussian noise. For
+    small :math:`\\eta` the iterates sample the Gibbs density
+    :math:`\\propto e^{-(L(w) + \\frac{\\lambda_{wd}}2\\lVert w\\rVert^2)/T}`; :math:`T = 1/n`
+    is the Bayesian posterior when :math:`n L` is a negative log-likelihood. For a
+    quadratic :math:`L` with curvature :math:`a` the chain is Gaussian with
+    variance :math:`T / (a(1 - \\eta a/2))` in that direction, the Gibbs variance
+    :math:`T/a` up to the discretisation factor.
+
+    The noise is drawn on each parameter's device, in its dtype, from a
+    ``torch.Generator`` per device seeded with ``seed``; the generators' states
+    are part of :meth:`state_dict`, so a checkpointed run resumes bit for bit.
+    The noise uses each group's *current* ``lr``, so a
+    ``torch.optim.lr_scheduler`` gives the decreasing step sizes of Welling and
+    Teh. With ``temperature=0`` no noise is drawn and the step is SGD's.
+
+    Parameters
+    ----------
+    params
+        Parameters or parameter groups, as for any ``torch.optim`` optimizer.
+    lr
+        :math:`\\eta > 0`.
+    temperature
+        :math:`T \\ge 0` (default :data:`DEFAULT_TEMPERATURE`); a group may set its own.
+    weight_decay
+        :math:`\\lambda_{wd} \\ge 0`.
+    seed
+        Seed of the noise generators.
+    """
+
+    def __init__(self, params: Iterable, lr: float, temperature: float = DEFAULT_TEMPERATURE,
+                 weight_decay: float = 0.0, *, seed: int = 0) -> None:
+        lr = check_real(lr, "lr", min=0.0, min_open=True)
+        self._temperature = check_real(temperature, "temperature", min=0.0)
+        weight_decay = check_real(weight_decay, "weight_decay", min=0.0)
+        super().__init__(params, lr=lr, weight_decay=weight_decay)
+        self.defaults["temperature"] = self._temperature
+        self.seed = check_seed(seed)
+        self._generators: dict[torch.device, torch.Generator] = {}
+
+    def add_param_group(self, param_group: dict) -> None:
+        """As ``torch.optim.SGD``'s, with the group's ``lr`` and ``temperature`` checked."""
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        group.setdefault("temperature", self._temperature)
+        check_real(group["lr"], "lr", min=0.0, min_open=True)
+        check_real(group["temperature"], "temperature", min=0.0)
+
+    def _generator(self, device: torch.device) -> torch.Generator:
+        if device not in self._generators:
+            self._generators[device] = torch.Generator(device=device).manual_seed(self.seed)
+        return self._generators[device]
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One SGD step (with ``closure``, as ``torch.optim.SGD``), then the noise."""
+        loss = super().step(closure)
+        for group in self.param_groups:
+            if group["temperature"] == 0:
+                continue
+            scale = math.sqrt(2.0 * group["lr"] * group["temperature"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                noise = torch.randn(p.shape, generator=self._generator(p.device), device=p.device, dtype=p.dtype)
+                p.add_(noise, alpha=scale)
+        return loss
+
+    def state_dict(self) -> dict:
+        """``torch.optim.SGD``'s state, and the noise generators' states under ``"noise"``."""
+        state = super().state_dict()
+        state["noise"] = {str(device): gen.get_state() for device, gen in self._generators.items()}
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        noise = state_dict.pop("noise", {})
+        super().load_state_dict(state_dict)
+        self._generators = {}
+        for name, gen_state in noise.items():
+            device = torch.device(name)
+            self._generators[device] = torch.Generator(device=device)
+            self._generators[device].set_state(gen_state)
+
+
+class BatchOptimizer(abc.ABC):
+    """An optimizer whose step needs the batch itself, not a gradient: ``step(X, y) -> loss``.
+
+    :func:`dltheory.train.fit` calls :meth:`step` with each batch instead of
+    handing a closure to ``torch.optim``. A subclass keeps its hyperparameters
+    in :attr:`defaults` (they enter checkpoint fingerprints) and any state
+    between steps in :meth:`state_dict`.
+    """
+
+    defaults: dict
+
+    @property
+    @abc.abstractmethod
+    def params(self) -> list[torch.Tensor]:
+        """The parameters it changes."""
+
+    @abc.abstractmethod
+    def step(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Update the parameters on the batch ``(X, y)``; return the batch loss before the update."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state_dict: dict) -> None:  # noqa: B027 - stateless by default
+        pass
+
+
+class GramGaussNewton(BatchOptimizer):
+    """Gram-Gauss-Newton for the square loss (Cai, Gao, Hou, Chen, Wang, He, Zhang, Wang 2019).
+
+    .. math::  w \\leftarrow w - \\eta\\, J_B^\\top \\bigl(\\lambda K_B + \\alpha I\\bigr)^{-1}
+               \\bigl(f_B(w) - y_B\\bigr), \\qquad K_B = J_B J_B^\\top ,
+
+    with :math:`J_B` the ``(b k) x P`` Jacobian of the batch outputs with respect
+    to the trainable parameters, :math:`K_B` their empirical neural tangent
+    kernel, :math:`\\lambda` = ``lam`` and :math:`\\alpha` = ``damping``. The
+    step is computed the way the paper's cost estimate assumes,
+    :math:`O(b^2 P + b^3)`: the Gram matrix by
+    :func:`dltheory.ntk.empirical_ntk` (the structured method for MLPs, which
+    never forms :math:`J`), one linear solve, and :math:`J_B^\\top c` as one
+    vector-Jacobian product (a backward pass of :math:`\\langle c, f_B\\rangle`).
+
+    ``damping=None`` (default) is :data:`GGN_RELATIVE_DAMPING` times the mean
+    eigenvalue of :math:`\\lambda K_B` (:math:`10^{-6}` if that is zero): small
+    enough that a step is the Gauss-Newton step to about six digits, large
+    enough that the solve never meets a singular matrix; ``damping=0`` is the
+    undamped method. ``lr = 1`` is the method of the paper. For a linear model
+    with :math:`\\lambda = 1, \\alpha = 0` one full-batch step lands on the
+    interpolating solution nearest to :math:`w` (from zero, the minimum-norm
+    least-squares solution): the step solves
+    :math:`\\min \\lVert \\Delta w\\rVert` subject to :math:`J\\Delta w = y - f`.
+
+    Parameters
+    ----------
+    model
+        The network; its parameters with ``requires_grad`` are trained. It must
+        treat examples independently (no batch statistics).
+    lr, lam, damping
+        :math:`\\eta > 0`, :math:`\\lambda > 0`, :math:`\\alpha \\ge 0` or ``None``.
+    """
+
+    def __init__(self, model: nn.Module, *, lr: float = 1.0, lam: float = 1.0, damping: float | None = None) -> None:
+        self.model = model
+        self._params = [p for p in model.parameters() if p.requires_grad]
+        if not self._params:
+            raise ValueError(f"{type(model).__name__} has no trainable parameters")
+        self.defaults = {
+            "lr": check_real(lr, "lr", min=0.0, min_open=True),
+            "lam": check_real(lam, "lam", min=0.0, min_open=True),
+            "damping": check_real(damping, "damping", min=0.0, allow_none=True),
+        }
+
+    @property
+    def params(self) -> list[torch.Tensor]:
+        return self._params
+
+    def step(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        lr, lam, damping = self.defaults["lr"], self.defaults["lam"], self.defaults["damping"]
+        with torch.enable_grad():
+            outputs = self.model(X)
+        b = outputs.shape[0]
+        k = outputs.reshape(b, -1).shape[1]
+        K = empirical_ntk(self.model, X, trainable_only=True)
+        gram = K.reshape(b, b) if k == 1 else K.permute(0, 2, 1, 3).reshape(b * k, b * k)  # example-major rows
+        gram = lam * gram
+        residual = outputs.detach().reshape(-1) - y.reshape(-1).to(outputs.dtype)
+        if damping is None:
+            mean_eig = (torch.trace(gram) / gram.shape[0]).item()
+            damping = GGN_RELATIVE_DAMPING * mean_eig if mean_eig > 0 else GGN_RELATIVE_DAMPING
+        gram.diagonal().add_(damping)
+        try:
+            coef = torch.linalg.solve(gram, residual)
+        except RuntimeError as err:  # torch.linalg.LinAlgError: a singular system
+            raise FloatingPointError(f"ggn: the Gram matrix is singular (damping={damping:g}); "
+                                     "use damping > 0 (or the default relative damping)") from err
+        direction = torch.autograd.grad(outputs, self._params, grad_outputs=coef.reshape(outputs.shape))
+        with torch.no_grad():
+            for p, d in zip(self._params, direction):
+                p.sub_(d, alpha=lr)
+        return 0.5 * residual.pow(2).sum() / b
+
+
+def make_optimizer(name: str, model: nn.Module, *, lr: float, weight_decay: float = 0.0,
+                   seed: int = 0) -> torch.optim.Optimizer | BatchOptimizer:
+    """The preset ``name`` (one of :data:`PRESETS`) on the model's trainable parameters.
+
+    ``weight_decay`` enters ``torch.optim``'s ``weight_decay`` (it adds
+    :math:`\\lambda_{wd} w` to the gradient, the gradient of
+    :math:`\\frac{\\lambda_{wd}}2\\lVert w\\rVert^2`). ``"normalized_gd"`` is SGD
+    without decay: :func:`dltheory.train.fit` puts the decay into the log
+    objective, :math:`\\log(L + \\frac{\\lambda_{wd}}2\\lVert w\\rVert^2)`. ``"ggn"``
+    follows no gradient and takes no weight decay. ``seed`` seeds SGLD's noise
+    (shifted, so that it differs from the shuffling stream of the same seed).
+    """
+    check_choice(name, "optimizer", PRESETS)
+    lr = check_real(lr, "lr", min=0.0, min_open=True)
+    weight_decay = check_real(weight_decay, "weight_decay", min=0.0)
+    if name == "ggn":
+        if weight_decay > 0:
+            raise ValueError("ggn follows no gradient and does not take weight_decay; damp it with "
+                             "GramGaussNewton(model, damping=...) instead")
+        return GramGaussNewton(model, lr=lr)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"{type(model).__name__} has no trainable parameters (all have requires_grad=False)")
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "sgld":
+        return SGLD(params, lr=lr, weight_decay=weight_decay, seed=(check_seed(seed) + _NOISE_SEED_SHIFT) % 2**63)
+    return torch.optim.SGD(params, lr=lr, weight_decay=0.0 if name == "normalized_gd" else weight_decay)
