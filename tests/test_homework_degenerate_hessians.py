@@ -4,7 +4,7 @@ gets a hint, and each typical mistake gets its own diagnosis."""
 import torch
 
 from dltheory import homework
-from dltheory.homework.degenerate_hessians import RTOL, _jacobian_cases, reference_null_space_dimension
+from dltheory.homework.ch1_degenerate_hessians import RTOL, _jacobian_cases, reference_null_space_dimension
 
 
 def by_svd(J, rtol=1e-9):

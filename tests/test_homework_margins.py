@@ -96,7 +96,7 @@ def test_an_unrecognised_wrong_answer_still_fails_with_the_error():
 
 def test_the_test_cases_tell_the_mistakes_apart():
     """No two mistakes (nor a mistake and the right answer) give the same number on every case."""
-    from dltheory.homework.margins import _cases, _mistakes, _reference
+    from dltheory.homework.ch1_margins import _cases, _mistakes, _reference
 
     cases = _cases()
     values = []

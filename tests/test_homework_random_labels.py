@@ -7,7 +7,7 @@ import numpy as np
 from scipy import stats
 
 from dltheory import homework
-from dltheory.randomization import chance_interval
+from dltheory.stats import chance_interval
 
 
 def by_hand(n, p, level=0.99):

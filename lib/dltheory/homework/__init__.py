@@ -9,8 +9,9 @@ edition with unanswered stubs still runs from top to bottom.
 
 :mod:`~dltheory.homework.core` holds the machinery (:class:`Feedback`,
 :func:`compare`, :func:`check_function`); every other module of this package
-holds the checkers of one section, and the names in its ``__all__`` are
-available here, as ``dltheory.homework.<name>``.
+holds the checkers of one section and is named like the section's glue in
+:mod:`dltheory.sections` (``ch1_margins`` for the margins notebook). The names
+in its ``__all__`` are available here, as ``dltheory.homework.<name>``.
 """
 
 import importlib

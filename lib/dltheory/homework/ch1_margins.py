@@ -26,8 +26,8 @@ def _cases() -> list[tuple[nn.Module, torch.Tensor, torch.Tensor]]:
     for widths, n in [([3, 8, 1], 7), ([5, 6, 4, 1], 11), ([4, 5, 5, 3, 1], 9)]:
         model = models.mlp(widths, bias=False, seed=len(widths), dtype=torch.float64)
         with torch.no_grad():  # layers of very different norms, so that norm mistakes show
-            for k, layer in enumerate(m for m in model if isinstance(m, nn.Linear)):
-                layer.weight.mul_(0.5 + 1.5 * k)
+            for k, layer in enumerate(models.dense_layers(model)):
+                layer.module.weight.mul_(0.5 + 1.5 * k)
         X = torch.randn(n, widths[0], generator=g, dtype=torch.float64)
         y = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0).to(torch.float64)
         cases.append((model, X, y))

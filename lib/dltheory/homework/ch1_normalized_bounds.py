@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..normalization import normalized_losses
+from ..bounds import normalized_losses
 from .core import Feedback, _to_numpy, check_function
 
 __all__ = ["check_normalized_cross_entropy"]
@@ -114,7 +114,7 @@ def check_normalized_cross_entropy(fn: Callable) -> Feedback:
     a bias-free ReLU network :math:`f(x) = W_L\\sigma(W_{L-1}\\cdots\\sigma(W_1 x))`;
     the answer is the mean cross-entropy of :math:`\\tilde f`, the network with
     :math:`V_k = W_k/\\lVert W_k\\rVert_F`, on ``(X, y)``. The reference is
-    :func:`dltheory.normalization.normalized_losses`. Test cases: depths 3, 2
+    :func:`dltheory.bounds.normalized_losses`. Test cases: depths 3, 2
     and 1 with layer scales far from 1, in float64.
     """
     return check_function(
