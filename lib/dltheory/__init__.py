@@ -1,36 +1,36 @@
 """dltheory: the library of the executable companion book to a course on deep learning theory.
 
-Modules
--------
-config      device, seed and scale of every experiment
-claims      the claim checks that end every experiment
-linear      linear least squares: closed forms and the gradient dynamics that reach them
-models      MLPs (standard and NTK parametrisation), locally connected layers, binary-tree networks
-losses      the losses of the book, by name
-functional  a model as a function of one flat parameter vector
-curvature   Hessian-vector products, dense Hessians, Lanczos, Hutchinson, SLQ, Gauss-Newton
-ntk         per-example Jacobians, empirical and infinite-width neural tangent kernels
-train       fit(): GD, SGD, Adam, Gram-Gauss-Newton, SGLD, normalised GD; History; checkpoints
-data        seeded generators, bundled and shipped real data, label corruption
-bounds      margins, norms, spectral complexity and the generalisation bounds built on them
-plotting    the house style and deterministic figures
-homework    checkers for the exercise cells
-widgets     interactive explorers whose logic is a plain function
+The core (stable, tested against independent computations; every chapter reuses it)
+------------------------------------------------------------------------------------
+config         device, seed and scale of every experiment
+claims         the claim checks that end every experiment
+losses         the losses of the book, by name; log L for normalised gradient descent
+params         a model as a function of one flat parameter vector
+models         MLPs (standard and NTK parametrisation), local and tree networks, budgets,
+               and dense_layers, the one walker over a network's dense layers
+data           seeded generators, scikit-learn and real data, label corruption
+train          fit(): a thin loop over torch.optim; SGLD, Gram-Gauss-Newton; History; checkpoints
+curvature      Hessian-vector products, dense Hessians, Lanczos, Hutchinson, SLQ, Gauss-Newton
+ntk            per-example Jacobians, empirical and infinite-width neural tangent kernels
+linear         linear least squares: closed forms and the gradient dynamics that reach them
+bounds         margins, norms, and the generalisation bounds built on them
+homogeneity    layer scaling, f = rho f~, Euler's identity, rescaling symmetries
+implicit_bias  max-margin directions and regularisation paths on separable data
+stats          time to fit, chance and relabelling intervals
 
-Section helpers (the experiments of one section each, chapter 1)
------------------------------------------------------------------
-compositional  deep vs shallow networks on a binary-tree target, at equal parameter counts
-degeneracy     Takeuchi's condition, Jacobian ranks and the rescaling symmetries of ReLU networks
-margins        max-margin directions, homogeneity and normalised networks
-randomization  time to fit, chance intervals and the relabelling distribution
-normalization  normalised losses and a Rademacher bound for networks with unit Frobenius layers"""
+Teaching aids (the core never imports them)
+-------------------------------------------
+plotting       the house style and deterministic figures
+widgets        interactive explorers whose logic is a plain function
+homework       checkers for the exercise cells, one module per section
+sections       the glue of one notebook each (its sweep protocol, its explorer panel)"""
 
 from importlib.metadata import PackageNotFoundError, version
 
 try:
     __version__ = version("dltheory")
 except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.1.0"
+    __version__ = "0.2.0"
 
 from .claims import claim
 from .config import banner, by_scale, device, scale, seed_all
