@@ -438,6 +438,7 @@ def test_sgld_samples_the_gibbs_distribution_of_a_gaussian_target():
     chains, a, mu, T, lr = 4000, 2.0, 1.5, 0.3, 0.05
     w = nn.Parameter(torch.zeros(chains, dtype=F64))
     opt = train.SGLD([w], lr=lr, temperature=T, seed=0)
+    assert isinstance(opt, torch.optim.Optimizer)  # usable in any PyTorch loop, as here
     for _ in range(400):  # burn-in: (1 - lr a)^400 ~ 1e-18
         opt.zero_grad()
         (0.5 * a * (w - mu).pow(2).sum()).backward()
