@@ -353,13 +353,21 @@ def sha256(path):
 
 
 def test_shipped_subset_matches_its_provenance_note(root):
-    assert SHIPPED == root / "data" / "mnist_subset.npz"
-    readme = (root / "data" / "README.md").read_text()
+    files = root / "lib" / "dltheory" / "data" / "files"
+    assert SHIPPED == files / "mnist_subset.npz"  # package data, next to its note and licence
+    readme = (files / "README.md").read_text()
     recorded = re.findall(r"^sha256: `([0-9a-f]{64})`$", readme, flags=re.M)
     assert recorded == [sha256(SHIPPED)]
     assert SHIPPED.stat().st_size <= 3 * 2**20
-    assert (root / "data" / "LICENSE-MNIST.txt").is_file()
+    assert (files / "LICENSE-MNIST.txt").is_file()
     assert "Attribution-Share Alike 3.0" in readme
+
+
+def test_a_missing_subset_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("DLT_MNIST_SUBSET", str(tmp_path / "nowhere.npz"))
+    assert D.shipped_mnist_path() == tmp_path / "nowhere.npz"
+    with pytest.raises(FileNotFoundError, match="package data of dltheory.*DLT_MNIST_SUBSET.*torchvision"):
+        D.mnist(source="shipped")
 
 
 def test_mnist_shipped():

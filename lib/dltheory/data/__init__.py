@@ -26,7 +26,8 @@ synthetic                   what it is
 
 Real data: :func:`digits` and :func:`diabetes` (scikit-learn's bundled copies),
 :func:`mnist1d` (generated offline by the ``mnist1d`` package), :func:`mnist`
-(torchvision when it can download, else the subset shipped in ``data/``) and
+(torchvision when it can download, else the subset shipped as package data in
+``dltheory/data/files/``) and
 :func:`cifar10` (torchvision only). Helpers: :func:`corrupt_labels` (Zhang et
 al. 2017), :func:`split` (returns ``X_train, y_train, X_test, y_test``, unlike
 scikit-learn's ``train_test_split``), :func:`standardize`, :func:`select_classes`.

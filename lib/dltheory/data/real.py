@@ -1,8 +1,8 @@
 """Real data sets: scikit-learn's bundled copies, MNIST-1D generated offline, MNIST and CIFAR-10.
 
 MNIST and CIFAR-10 come through ``torchvision.datasets`` (imported lazily, only
-here: it is there in Colab-like environments); for MNIST a subset shipped in
-the repository's ``data/`` folder stands in when torchvision cannot deliver.
+here: it is there in Colab-like environments); for MNIST a subset shipped with
+the library as package data stands in when torchvision cannot deliver.
 Downloads go to ``root`` if given, else ``$DLT_DATA_DIR``, else ``~/.cache/dltheory``.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import warnings
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -169,16 +170,16 @@ _CIFAR_HELP = (
 
 
 def shipped_mnist_path() -> Path:
-    """Where the shipped MNIST subset lives: ``data/mnist_subset.npz`` in the repository.
+    """Where the shipped MNIST subset lives: ``dltheory/data/files/mnist_subset.npz``.
 
-    ``$DLT_MNIST_SUBSET`` overrides the path. The file is part of the repository,
-    not of the installed package: a non-editable install (``pip install
-    git+...``) lacks it, and then only the torchvision source works.
+    The file is package data (read through ``importlib.resources``), so every
+    installed copy of the library has it, an editable one, a wheel in Colab or
+    one installed into a folder. ``$DLT_MNIST_SUBSET`` overrides the path.
     """
     override = os.environ.get("DLT_MNIST_SUBSET", "").strip()
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[3] / "data" / "mnist_subset.npz"  # lib/dltheory/data/real.py
+    return Path(str(resources.files("dltheory.data") / "files" / "mnist_subset.npz"))
 
 
 def _default_root(root: str | os.PathLike | None) -> Path:
@@ -215,8 +216,8 @@ def _mnist_shipped(n_train: int | None, n_test: int | None) -> tuple[np.ndarray,
     path = shipped_mnist_path()
     if not path.is_file():
         raise FileNotFoundError(
-            f"the shipped MNIST subset {path} is missing: it lives in the repository's data/ folder "
-            "(a non-editable pip install does not include it); clone the repository, set "
+            f"the shipped MNIST subset {path} is missing: it is package data of dltheory "
+            "(dltheory/data/files/), so this installation is incomplete; reinstall dltheory, set "
             "DLT_MNIST_SUBSET to the file, or use source='torchvision' with internet"
         )
     with np.load(path, allow_pickle=False) as f:
@@ -274,8 +275,9 @@ def mnist(
     source
         ``"torchvision"``: ``torchvision.datasets.MNIST`` (imported only here),
         downloading into ``root`` if needed; any failure raises a ``RuntimeError``.
-        ``"shipped"``: only the subset shipped in ``data/mnist_subset.npz`` (10,000
-        training and 2,000 test images; see ``data/README.md``). ``"auto"``:
+        ``"shipped"``: only the subset shipped with the library,
+        ``dltheory/data/files/mnist_subset.npz`` (10,000 training and 2,000 test
+        images; see the ``README.md`` beside it). ``"auto"``:
         torchvision, and when it cannot be imported or cannot download, the
         shipped subset with a :class:`DataFallbackWarning` that says why; if the
         subset is too small for the request, a ``RuntimeError`` instead (never a
@@ -307,7 +309,7 @@ def mnist(
             if source == "torchvision":
                 raise RuntimeError(
                     f"could not load MNIST through torchvision ({reason}); it needs torchvision and internet "
-                    "(e.g. Colab). Offline, use source='shipped' or source='auto' for the subset shipped in data/"
+                    "(e.g. Colab). Offline, use source='shipped' or source='auto' for the subset shipped with the library"
                 ) from err
             too_big = (n_train is None or n_train > SHIPPED_TRAIN) or (n_test is None or n_test > SHIPPED_TEST)
             if too_big:
