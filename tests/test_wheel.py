@@ -5,7 +5,6 @@ builds it), installed into an empty folder, and imported from there with the
 repository out of reach and every socket refused: each data set the library
 reads at run time must come from the installed package itself."""
 
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,6 +14,9 @@ import pytest
 
 from .conftest import ROOT
 
+sys.path.insert(0, str(ROOT / "tools"))
+import nbval_as_reader  # noqa: E402
+
 PACKAGE_DATA = ["dltheory/data/files/mnist_subset.npz", "dltheory/data/files/README.md",
                 "dltheory/data/files/LICENSE-MNIST.txt"]
 
@@ -22,13 +24,8 @@ PACKAGE_DATA = ["dltheory/data/files/mnist_subset.npz", "dltheory/data/files/REA
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     """The wheel built from a copy of the files git would commit (as in a fresh clone: no stale build/)."""
-    source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("wheel")
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                            check=True, capture_output=True).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        if (ROOT / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, source / name)
+    source = nbval_as_reader.tracked_copy(tmp_path_factory.mktemp("source"))
+    out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(source)],
                    check=True, capture_output=True, text=True)
     (path,) = out.glob("dltheory-*.whl")

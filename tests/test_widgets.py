@@ -1,8 +1,14 @@
 """dltheory.widgets: the explorer wires its controls to a plain panel function (no browser, no kernel).
 The panels of the sections are tested in test_sections.py."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import ipywidgets
 import matplotlib.pyplot as plt
+import pytest
 
 from dltheory import widgets
 
@@ -39,3 +45,51 @@ def test_explorer_passes_every_control_by_keyword():
     b.value = "y"
     a.value = 3
     assert seen == [(1, "x"), (1, "y"), (3, "y")]
+
+
+# Colab has shipped ipywidgets 7.x for years; the library asks for ipywidgets>=7.6 so that
+# installing it there does not replace Colab's widgets. Its explorers must work with both majors.
+IPYWIDGETS_7 = ["ipywidgets==7.8.5", "widgetsnbextension==3.6.10", "jupyterlab_widgets==1.1.11", "ipython_genutils==0.2.0"]
+
+
+@pytest.fixture(scope="module")
+def ipywidgets_7(tmp_path_factory):
+    """ipywidgets 7 in a folder of its own (with what it needs beyond the venv)."""
+    target = tmp_path_factory.mktemp("ipywidgets7")
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                             *IPYWIDGETS_7], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"the package index cannot be reached to fetch ipywidgets 7: {result.stderr.strip()[-300:]}")
+    return target
+
+
+def test_the_explorers_work_with_ipywidgets_7(ipywidgets_7):
+    code = textwrap.dedent("""
+        import matplotlib
+        matplotlib.use("Agg")
+        import ipywidgets, torch
+        assert ipywidgets.__version__.startswith("7."), ipywidgets.__version__
+        from dltheory import data, linear, widgets
+        from dltheory.sections import ch1_margins, ch1_min_norm
+
+        calls = []
+        def panel(sigma):
+            calls.append(sigma)
+            return ch1_min_norm.init_scale_panel(problem, sigma)
+
+        problem = linear.LinearTeacher.sample(n=6, d=12, seed=0)
+        slider = ipywidgets.FloatLogSlider(value=1.0, base=10, min=-2, max=1)
+        box = widgets.explorer(panel, sigma=slider)
+        slider.value = 0.1
+        assert calls == [1.0, 0.1] and isinstance(box.children[-1], ipywidgets.Output)
+        for explorer in (ch1_min_norm.init_scale_explorer(problem),
+                         ch1_margins.regularization_explorer(*data.separable(12, 3, seed=0, dtype=torch.float64)[:2])):
+            control = explorer.children[0]
+            control.value = control.value * 10 ** control.step  # one notch: the panel redraws
+            assert isinstance(explorer, ipywidgets.VBox)
+        print("ok")
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ipywidgets_7), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")
