@@ -126,9 +126,13 @@ def test_theorem_exercise_and_solution_render(book):
 # --------------------------------------------------------------------------- browser
 
 
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")  # the same headless CLI
+
+
 def chromium() -> str:
-    """Path to Chromium; install Debian's package where we are root, else skip with the reason."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    """Path to Chromium (or Chrome, as on GitHub's runners); install Debian's Chromium where we are root,
+    else skip with the reason."""
+    found = next(filter(None, map(shutil.which, BROWSERS)), None)
     if found:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):

@@ -33,6 +33,6 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.2.0"
 
 from .claims import claim
-from .config import banner, by_scale, device, scale, seed_all
+from .config import banner, by_scale, device, scale, seed, seed_all
 
-__all__ = ["__version__", "claim", "banner", "by_scale", "device", "scale", "seed_all"]
+__all__ = ["__version__", "claim", "banner", "by_scale", "device", "scale", "seed", "seed_all"]

@@ -10,11 +10,19 @@ tolerance) and raises :class:`ClaimFailed` with an explanation when the claim
 does not hold. Values are printed with two significant digits, and values
 below ``1e-12`` in magnitude as ``<1e-12``: float64 round-off differs between
 BLAS builds, and the stored outputs of a notebook must not depend on it.
+
+Two environment variables serve seed sweeps (``tools/seed_sweep.py``):
+``DLT_CLAIMS_LOG=path`` appends every verdict, with the value at full
+precision, to that file as one JSON line; ``DLT_CLAIMS_RAISE=0`` prints a
+failed claim without raising, so that the claims after it are still measured.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,11 +154,20 @@ def claim(
     holds = holds and not math.isnan(x)
     verdict = Verdict(statement, quantity, x, requirement, bool(holds))
     print(verdict)
-    if not verdict.holds:
+    _log(verdict)
+    if not verdict.holds and os.environ.get("DLT_CLAIMS_RAISE", "1").strip() != "0":
         message = f"the claim '{statement}' does not hold: {quantity} = {x!r} {requirement}"
         if why:
             message += f". {why}"
         raise ClaimFailed(message)
+
+
+def _log(verdict: Verdict) -> None:
+    """Append the verdict to ``$DLT_CLAIMS_LOG`` (one JSON object a line), if set."""
+    path = os.environ.get("DLT_CLAIMS_LOG", "").strip()
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(dataclasses.asdict(verdict)) + "\n")
 
 
 def _cpu_float64(x) -> torch.Tensor:

@@ -11,7 +11,10 @@ Three environment variables steer a run without touching a notebook:
     ``full`` (the paper-size experiment, meant for one GPU). Default: ``full``
     when CUDA is available, ``quick`` otherwise.
 ``DLT_SEED``
-    not used by the library; notebooks pass their seed to :func:`seed_all`.
+    a non-negative integer, default 0: which run of the experiment this is.
+    Every seed a notebook uses comes from :func:`seed`, which shifts it by
+    ``DLT_SEED``, so ``DLT_SEED=3`` reruns a notebook with new data, new
+    initialisations and new shuffling (``tools/seed_sweep.py`` runs many).
 ``DLT_PROGRESS``
     ``1`` or ``0``: show or hide the progress bars of long loops everywhere.
     Default: shown at full scale only (:mod:`dltheory._progress`).
@@ -30,7 +33,8 @@ import torch
 
 from ._checks import check_int, check_seed
 
-__all__ = ["device", "seed_all", "scale", "by_scale", "in_colab", "banner", "limit_cpu_threads", "Scale"]
+__all__ = ["device", "seed", "run_seed", "seed_all", "scale", "by_scale", "in_colab", "banner", "limit_cpu_threads",
+           "Scale", "SEED_STRIDE"]
 
 Scale = Literal["quick", "full"]
 T = TypeVar("T")
@@ -105,6 +109,31 @@ def device(name: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+#: Seeds ``k < SEED_STRIDE`` of different runs never coincide: run ``r`` uses ``k + SEED_STRIDE * r``.
+SEED_STRIDE = 1000
+
+
+def run_seed() -> int:
+    """``DLT_SEED``: which run of an experiment this is (0 unless set)."""
+    value = os.environ.get("DLT_SEED", "").strip()
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise ValueError(f"DLT_SEED must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def seed(k: int = 0) -> int:
+    """The ``k``-th seed of this run: ``k + SEED_STRIDE * DLT_SEED``.
+
+    A notebook takes every seed from here (``data.binary_tree(n, seed=seed(1))``,
+    ``seed_all(seed())``), so that with ``DLT_SEED`` unset it uses ``k`` itself (the
+    stored outputs) and with ``DLT_SEED=r`` a fresh, reproducible set of seeds.
+    """
+    k = check_int(k, "k", min=0, max=SEED_STRIDE - 1)
+    return k + SEED_STRIDE * run_seed()
+
+
 def seed_all(seed: int, *, deterministic: bool = True) -> torch.Generator:
     """Seed Python, NumPy and torch (every device), and return a torch generator.
 
@@ -152,6 +181,8 @@ def banner(dev: torch.device | None = None) -> None:
     line = f"dltheory {__version__} | device: {where} | scale: {scale()}"
     if scale() == "quick":
         line += " (DLT_SCALE=full for paper scale)"
+    if run_seed():
+        line += f" | DLT_SEED={run_seed()}"
     print(line)
     if in_colab() and dev.type == "cpu":
         print("WARNING: " + COLAB_NO_GPU)
