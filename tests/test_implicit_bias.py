@@ -164,3 +164,13 @@ def test_regularized_minimizer_refuses_bad_input(wide):
         implicit_bias.regularized_minimizer(*wide, 0.1, max_iter=10.0)
     with pytest.raises(RuntimeError, match="did not converge in 1 iterations"):
         implicit_bias.regularized_minimizer(*wide, 1e-5, max_iter=1)
+
+
+def test_regularized_minimizer_does_not_stall_at_rounding_level():
+    """On these data (seed 7000 of the margins section) the line search used to stall once the
+    decrease fell below F's rounding, with the gradient at 4e-11, and raise after 200 iterations."""
+    X, y, _ = data.separable(20, 50, margin=0.1, seed=7000, dtype=torch.float64)
+    w = implicit_bias.regularized_minimizer(X, y, 1e-2)
+    A = (y[:, None] * X).numpy()
+    grad = -(A.T @ np.exp(-A @ w.numpy())) / 20 + 1e-2 * w.numpy()
+    assert np.linalg.norm(grad) < 1e-14

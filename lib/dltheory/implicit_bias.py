@@ -120,7 +120,10 @@ def regularized_minimizer(X, y, lam: float, *, tol: float = 1e-12, max_iter: int
     unique and does not depend on where a method starts (deck 1, "linear
     networks, exponential loss and regularization"). Newton's method from
     :math:`w = 0` with a backtracking line search, in float64 on the CPU, until
-    :math:`\\lVert\\nabla F\\rVert \\le` ``tol`` :math:`\\cdot\\max(1, \\lambda\\lVert w\\rVert)`.
+    :math:`\\lVert\\nabla F\\rVert \\le` ``tol`` :math:`\\cdot\\max(1, \\lambda\\lVert w\\rVert)`,
+    or until the Newton decrement :math:`\\nabla F^\\top (\\nabla^2 F)^{-1} \\nabla F` falls
+    below :math:`10^{-14} F` (then the decrease is below rounding and one pure
+    Newton step finishes; Boyd and Vandenberghe 2004, sec. 9.5).
     The objective is the one :func:`dltheory.train.fit` minimises with
     ``loss="exp", weight_decay=lam``.
 
@@ -148,6 +151,11 @@ def regularized_minimizer(X, y, lam: float, *, tol: float = 1e-12, max_iter: int
         hess = (A.T * e) @ A / n + lam * np.eye(d)
         step = np.linalg.solve(hess, grad)
         t, f0, slope = 1.0, objective(w), grad @ step
+        if slope <= 1e-14 * f0:
+            # The predicted decrease (half the squared Newton decrement) is below what F can
+            # resolve, so the line search below could only stall: near the minimum the pure
+            # Newton step converges quadratically, and it is the last one needed.
+            return torch.from_numpy(w - step)
         while objective(w - t * step) > f0 - 0.25 * t * slope and t > 1e-12:
             t *= 0.5
         w = w - t * step
