@@ -82,3 +82,15 @@ def test_the_sweep_reports_each_claim_per_seed(tmp_path):
     loose = subprocess.run([sys.executable, str(ROOT / "tools" / "seed_sweep.py"), str(notebook), "--seeds", "0-2",
                             "--min-pass", "2"], capture_output=True, text=True, timeout=300)
     assert loose.returncode == 0, loose.stderr
+
+
+LITERAL_SEED = __import__("re").compile(r"\bseed=\d|manual_seed\(\d|seed_all\(\d|default_rng\(\d|np\.random\.seed\(")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "book").rglob("*.ipynb")), ids=lambda p: p.name)
+def test_every_seed_of_a_notebook_goes_through_dltheory_seed(path):
+    """A seed written as a number would stay fixed under DLT_SEED, and a sweep would not sweep it."""
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "seed_all(dltheory.seed())" in code
+    assert not LITERAL_SEED.findall(code), LITERAL_SEED.findall(code)
