@@ -118,7 +118,8 @@ def report(table: dict[str, list[dict]], runs: list[dict], seeds: list[int], mar
             failing = f" (fails for seeds {row['failing']})" if row["failing"] else ""
             what = f"{row['statement']}: {row['quantity']}{failing}"
             if markdown:
-                lines.append(f"| {holds} | {low} | {high} | {row['requirement']} | {what} |")
+                cells = (holds, low, high, row["requirement"], what)
+                lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
             else:
                 lines.append(f"  {holds:>6}  {low:>10}  {high:>10}  {row['requirement']:<26} {what}")
         for run in runs:
