@@ -9,31 +9,43 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
-
-from dltheory.params import as_function, flat_parameters
+from torch.func import functional_call
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
 
 
-def ntk_loop(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
-    """Reference NTK: one ``torch.autograd.grad`` per example and output, then ``J1 @ J2.T``.
+def jacobian_loop(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """Reference Jacobian ``(n, k, P)``: one ``torch.autograd.grad`` per example and output.
+
+    With respect to the flat vector of *all* parameters (``requires_grad`` is ignored), in
+    ``parameters_to_vector`` order.
+    """
+    # torch's own functional_call on detached copies, independent of dltheory.params
+    params = {name: p.detach().clone().requires_grad_(True) for name, p in model.named_parameters()}
+    first = next(iter(params.values()))
+    rows = []
+    for x in X.to(device=first.device, dtype=first.dtype):
+        out = functional_call(model, params, (x.unsqueeze(0),)).reshape(-1)
+        rows.append(torch.stack([
+            torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)  # an unused parameter: zeros
+                       for g, p in zip(torch.autograd.grad(out[a], list(params.values()), retain_graph=True,
+                                                           allow_unused=True), params.values())])
+            for a in range(out.numel())]))
+    return torch.stack(rows)
+
+
+def ntk_loop(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = None, *,
+             trainable_only: bool = False) -> torch.Tensor:
+    """Reference NTK ``J1 J2^T`` from :func:`jacobian_loop`, over the trainable parameters only if asked.
 
     ``(n1, n2)`` for one output per example, ``(n1, n2, k, k)`` for ``k``. Slow and
     memory-hungry (it holds both Jacobians).
     """
-    f = as_function(model)
-    theta = flat_parameters(model).requires_grad_(True)
-
-    def jac(X: torch.Tensor) -> torch.Tensor:
-        rows = []
-        for x in X.to(device=theta.device, dtype=theta.dtype):
-            out = f(theta, x.unsqueeze(0)).reshape(-1)
-            rows.append(torch.stack([torch.autograd.grad(out[a], theta, retain_graph=a < out.numel() - 1)[0]
-                                     for a in range(out.numel())]))
-        return torch.stack(rows)
-
-    J1 = jac(x1)
-    J2 = J1 if x2 is None else jac(x2)
+    J1 = jacobian_loop(model, x1)
+    J2 = J1 if x2 is None else jacobian_loop(model, x2)
+    if trainable_only:
+        mask = torch.cat([torch.full((p.numel(),), p.requires_grad, device=J1.device) for p in model.parameters()])
+        J1, J2 = J1[..., mask], J2[..., mask]
     n1, k, _ = J1.shape
     K = torch.einsum("iap,jbp->ijab", J1, J2)
     return K.reshape(n1, J2.shape[0]) if k == 1 else K
