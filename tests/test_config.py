@@ -105,3 +105,9 @@ def test_limit_cpu_threads_only_touches_the_cpu():
         torch.set_num_threads(before)
     with pytest.raises(ValueError, match="threads"):
         config.limit_cpu_threads(torch.device("cpu"), threads=0)
+
+
+def test_float64_work_leaves_mps_for_the_cpu():
+    assert config.float64_device("cpu") == torch.device("cpu")
+    assert config.float64_device(torch.device("cuda", 1)) == torch.device("cuda", 1)
+    assert config.float64_device("mps") == torch.device("cpu")  # MPS has no float64

@@ -33,7 +33,7 @@ import torch
 
 from ._checks import check_int, check_seed
 
-__all__ = ["device", "seed", "run_seed", "seed_all", "scale", "by_scale", "in_colab", "banner", "limit_cpu_threads",
+__all__ = ["device", "float64_device", "seed", "run_seed", "seed_all", "scale", "by_scale", "in_colab", "banner", "limit_cpu_threads",
            "Scale", "SEED_STRIDE"]
 
 Scale = Literal["quick", "full"]
@@ -132,6 +132,13 @@ def seed(k: int = 0) -> int:
     """
     k = check_int(k, "k", min=0, max=SEED_STRIDE - 1)
     return k + SEED_STRIDE * run_seed()
+
+
+def float64_device(dev: torch.device | str) -> torch.device:
+    """Where float64 work on ``dev``'s data can run: ``dev`` itself, or the CPU for Apple's MPS, which has
+    no float64."""
+    dev = torch.device(dev)
+    return torch.device("cpu") if dev.type == "mps" else dev
 
 
 def seed_all(seed: int, *, deterministic: bool = True) -> torch.Generator:

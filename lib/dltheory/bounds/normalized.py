@@ -75,6 +75,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..config import float64_device
 from .._checks import as_tensor, check_class_indices, check_int, check_probability, check_real, check_X
 from ..homogeneity import normalized_network
 from ..models import DenseLayers
@@ -94,12 +95,6 @@ def _check_network(model: nn.Module) -> DenseLayers:
     if not layers.bias_free:
         raise ValueError("the network has biases: f = rho * f~ needs a bias-free network (build it with bias=False)")
     return layers
-
-
-def _float64_device(model: nn.Module) -> torch.device:
-    """Where to evaluate in float64: the model's device, or the CPU for MPS (which has no float64)."""
-    device = next(model.parameters()).device
-    return torch.device("cpu") if device.type == "mps" else device
 
 
 def _check_inputs(layers: DenseLayers, X) -> torch.Tensor:
@@ -155,7 +150,7 @@ def normalized_losses(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dic
         wrong shape, type or range.
     """
     layers = _check_network(model)
-    device = _float64_device(model)
+    device = float64_device(next(model.parameters()).device)
     X64 = _check_inputs(layers, X).to(device)
     num_classes = layers.out_features
     y64 = _check_labels(y, X64.shape[0], num_classes).to(device)

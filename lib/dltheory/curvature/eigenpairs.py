@@ -16,7 +16,8 @@ from torch import nn
 from .. import losses
 from .._checks import check_choice, check_device, check_int, check_real, check_seed
 from .._progress import progress_bar
-from .objective import Matvec, build, float64_device
+from ..config import float64_device
+from .objective import Matvec, build
 
 # A Lanczos step whose new direction is below this fraction of |A q| has found an
 # invariant subspace (the rest is rounding).

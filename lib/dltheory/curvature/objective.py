@@ -17,6 +17,7 @@ from torch.func import functional_call
 
 from .. import losses, params
 from .._checks import as_tensor, check_Xy, named_parameters
+from ..config import float64_device
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
 
@@ -157,11 +158,6 @@ class Objective:
             return op(q.to(device=self.device, dtype=self.dtype)).to(device=device, dtype=torch.float64)
 
         return matvec
-
-
-def float64_device(device: torch.device) -> torch.device:
-    """``device``, or the CPU for Apple's MPS, which has no float64."""
-    return torch.device("cpu") if device.type == "mps" else device
 
 
 def build(model: nn.Module, loss: str | losses.Loss, X: Any, y: Any, *, check_outputs: bool = True) -> Objective:
