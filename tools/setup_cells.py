@@ -44,7 +44,8 @@ def install_block(spec: str | None = None) -> str:
             "import sys",
             "",
             'if "google.colab" in sys.modules:',
-            f'    %pip install --quiet "{spec}"',
+            "    %pip install --quiet \\",  # two lines: the book's code column is narrow
+            f'        "{spec}"',
             BLOCK_END,
         ]
     )

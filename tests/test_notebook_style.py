@@ -1,0 +1,25 @@
+"""The code of every notebook fits the book's code column.
+
+The rendered book shows about 76 characters of a code cell; a wider line
+scrolls sideways and hides its end, often the threshold of a ``claim``.
+"""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "book").rglob("*.ipynb"))
+COLUMN = 76
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_lines_fit_the_column(path):
+    nb = nbformat.read(path, as_version=4)
+    wide = [
+        f"cell {i}: {line!r} ({len(line)} characters)"
+        for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+        for line in cell.source.splitlines() if len(line) > COLUMN
+    ]
+    assert not wide, f"{path.name}: code wider than {COLUMN} characters:\n" + "\n".join(wide)
