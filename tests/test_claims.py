@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from dltheory.claims import ClaimFailed, claim, format_value, relative_error
+from dltheory.claims import ClaimFailed, claim, format_bound, format_value, relative_error
 
 
 def test_passing_claim_prints_one_readable_line(capsys):
@@ -89,3 +89,34 @@ def test_relative_error_against_numpy():
         relative_error(a, b.T)
     with pytest.raises(ValueError, match="zero"):
         relative_error(a, np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize(
+    "x, near, text",
+    [
+        (0.9996, (1.0,), "0.9996"),  # never "1 <= 1"
+        (1.0004, (1.0,), "1.0004"),
+        (0.985, (0.99,), "0.985"),  # a failing value must not print as the bound
+        (0.989, (0.99,), "0.989"),
+        (0.97, (0.99,), "0.97"),  # far from the bound: the usual two digits
+        (16.5, (3.0,), "16.5"),
+        (1.0 - 1e-9, (1.0,), "1"),  # beyond six digits the difference is round-off
+        (2.0, (2.0,), "2"),
+    ],
+)
+def test_values_near_their_bound_print_with_enough_digits(x, near, text):
+    assert format_value(x, near=near) == text
+
+
+@pytest.mark.parametrize("b, text", [(0.999, "0.999"), (0.2, "0.2"), (3.0, "3"), (1e-12, "1e-12"),
+                                     (2.0 ** 1.5, "2.83"), (1 / 3, "0.33")])
+def test_thresholds_print_as_written(b, text):
+    assert format_bound(b) == text
+
+
+def test_the_verdict_tells_a_value_from_its_threshold(capsys):
+    claim("a ratio near one", "ratio", 0.9993, at_least=0.999)
+    assert "ratio = 0.9993 >= 0.999" in capsys.readouterr().out
+    with pytest.raises(ClaimFailed):
+        claim("a ratio near one", "ratio", 0.9986, at_least=0.999)
+    assert "ratio = 0.9986 >= 0.999" in capsys.readouterr().out

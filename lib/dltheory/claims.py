@@ -7,7 +7,8 @@ Every experiment in the book ends with one or more calls such as::
 
 which prints one readable line (the verdict, the measured value and the
 tolerance) and raises :class:`ClaimFailed` with an explanation when the claim
-does not hold. Values are printed with two significant digits, and values
+does not hold. Values are printed with two or three significant digits (more
+when needed to tell them from the threshold), and values
 below ``1e-12`` in magnitude as ``<1e-12``: float64 round-off differs between
 BLAS builds, and the stored outputs of a notebook must not depend on it.
 
@@ -28,9 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["claim", "ClaimFailed", "Verdict", "format_value", "relative_error"]
+__all__ = ["claim", "ClaimFailed", "Verdict", "format_bound", "format_value", "relative_error"]
 
 ROUNDOFF = 1e-12
+MAX_DIGITS = 6  # beyond six digits a difference is round-off, not science
 
 
 class ClaimFailed(AssertionError):
@@ -46,16 +48,22 @@ class Verdict:
     value: float
     requirement: str
     holds: bool
+    bounds: tuple[float, ...] = ()
 
     def __str__(self) -> str:
         mark = "PASS" if self.holds else "FAIL"
-        return f"[{mark}] {self.statement}: {self.quantity} = {format_value(self.value)} {self.requirement}"
+        value = format_value(self.value, near=self.bounds)
+        return f"[{mark}] {self.statement}: {self.quantity} = {value} {self.requirement}"
 
 
-def format_value(x: float) -> str:
+def format_value(x: float, near: tuple[float, ...] = ()) -> str:
     """Integers in full, other numbers with two or three significant digits.
 
-    Magnitudes below round-off level print as ``<1e-12``.
+    Magnitudes below round-off level print as ``<1e-12``. ``near`` holds the
+    bounds ``x`` is compared with: digits are added, up to
+    :data:`MAX_DIGITS` significant ones, until the rounding moves the value by
+    less than half its distance to each bound, so that 0.9996 against a bound
+    of 1 prints as ``0.9996 <= 1``, never ``1 <= 1``.
     """
     if math.isnan(x):
         return "nan"
@@ -65,7 +73,36 @@ def format_value(x: float) -> str:
         return str(int(x))
     if x != 0 and abs(x) < ROUNDOFF:
         return "<1e-12" if x > 0 else ">-1e-12"
-    return f"{x:.3g}" if 1 <= abs(x) < 1e4 else f"{x:.2g}"
+    digits = 3 if 1 <= abs(x) < 1e4 else 2
+    text = f"{x:.{digits}g}"
+    while digits < MAX_DIGITS and not _reads_true(text, x, near):
+        digits += 1
+        text = f"{x:.{digits}g}"
+    return text
+
+
+def _reads_true(text: str, x: float, bounds: tuple[float, ...]) -> bool:
+    """Whether ``text`` (``x`` rounded) is within half its distance of every bound.
+
+    Then the printed value lies on the same side of each bound as ``x`` and
+    never prints as the bound itself.
+    """
+    shown = float(text)
+    return all(abs(shown - x) <= abs(x - bound) / 2 for bound in bounds if bound != x)
+
+
+def format_bound(b: float) -> str:
+    """A threshold as it was written: the shortest form (up to six digits) that reads back exactly.
+
+    A computed threshold that no short form reproduces prints like a value.
+    """
+    if not math.isfinite(b) or (b == int(b) and abs(b) < 1e15):
+        return format_value(b)
+    for digits in range(1, MAX_DIGITS + 1):
+        text = f"{b:.{digits}g}"
+        if float(text) == b:
+            return text
+    return format_value(b)
 
 
 def _as_float(value, name: str) -> float:
@@ -134,7 +171,8 @@ def claim(
         if t < 0:
             raise ValueError(f"tol must be non-negative, got {t}")
         holds = abs(x - c) <= t
-        requirement = f"(required within {format_value(t)} of {format_value(c)})"
+        bounds = (c - t, c + t)
+        requirement = f"(required within {format_bound(t)} of {format_bound(c)})"
     else:
         if tol is not None:
             raise ValueError("tol= goes with close_to=")
@@ -145,14 +183,15 @@ def claim(
         if lo is not None and hi is not None and lo > hi:
             raise ValueError(f"empty range: at_least={lo} > at_most={hi}")
         holds = (lo is None or x >= lo) and (hi is None or x <= hi)
+        bounds = tuple(b for b in (lo, hi) if b is not None)
         if lo is not None and hi is not None:
-            requirement = f"(required in [{format_value(lo)}, {format_value(hi)}])"
+            requirement = f"(required in [{format_bound(lo)}, {format_bound(hi)}])"
         elif hi is not None:
-            requirement = f"<= {format_value(hi)}"
+            requirement = f"<= {format_bound(hi)}"
         else:
-            requirement = f">= {format_value(lo)}"
+            requirement = f">= {format_bound(lo)}"
     holds = holds and not math.isnan(x)
-    verdict = Verdict(statement, quantity, x, requirement, bool(holds))
+    verdict = Verdict(statement, quantity, x, requirement, bool(holds), bounds)
     print(verdict)
     _log(verdict)
     if not verdict.holds and os.environ.get("DLT_CLAIMS_RAISE", "1").strip() != "0":
