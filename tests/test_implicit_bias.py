@@ -174,3 +174,120 @@ def test_regularized_minimizer_does_not_stall_at_rounding_level():
     A = (y[:, None] * X).numpy()
     grad = -(A.T @ np.exp(-A @ w.numpy())) / 20 + 1e-2 * w.numpy()
     assert np.linalg.norm(grad) < 1e-14
+
+
+# --------------------------------------------------------------------------- exp_loss_gd, exp_loss_hessian
+
+
+def random_starts(k, d, seed=0):
+    "k random points on the unit sphere of R^d."
+    g = torch.Generator().manual_seed(seed)
+    u = torch.randn(k, d, generator=g, dtype=F64)
+    return u / u.norm(dim=1, keepdim=True)
+
+
+def inverse_curvature(X):
+    return 1.0 / torch.linalg.eigvalsh(X.T @ X / X.shape[0]).max().item()
+
+
+def run_fit(X, y, w0, lr, phases):
+    """train.fit on a linear model, one call per (steps, weight_decay) phase."""
+    model = linear_model(X.shape[1])
+    with torch.no_grad():
+        model.weight.copy_(w0.reshape(1, -1))
+    for steps, lam in phases:
+        train.fit(model, X, y, loss="exp", lr=lr, weight_decay=lam, steps=steps, progress=False)
+    return model.weight.detach().reshape(-1)
+
+
+@pytest.mark.parametrize("lam, lam_from", [(0.0, 0), (1e-2, 0), (1e-2, 40)])
+def test_exp_loss_gd_is_the_update_of_fit_from_every_start(wide, lam, lam_from):
+    X, y = wide
+    starts = random_starts(3, 20)
+    run = implicit_bias.exp_loss_gd(X, y, starts, lr=0.7, steps=100, record_at=[7, 40], lam=lam,
+                                    lam_from=lam_from)
+    assert run["step"].tolist() == [0, 7, 40, 100]
+    assert run["w"].shape == (4, 3, 20) and run["loss"].shape == (4, 3)
+    torch.testing.assert_close(run["w"][0], starts, rtol=0, atol=0)
+    for k in range(3):
+        phases = [(lam_from, 0.0), (100 - lam_from, lam)] if lam_from else [(100, lam)]
+        torch.testing.assert_close(run["w"][-1, k], run_fit(X, y, starts[k], 0.7, phases),
+                                   rtol=1e-12, atol=1e-12)
+        A = y[:, None] * X
+        np.testing.assert_allclose(run["loss"][:, k], torch.exp(-(A @ run["w"][:, k].T)).mean(0).numpy(),
+                                   rtol=1e-13)
+    one = implicit_bias.exp_loss_gd(X, y, starts[1], lr=0.7, steps=100, lam=lam, lam_from=lam_from)
+    torch.testing.assert_close(one["w"][-1, 0], run["w"][-1, 1], rtol=0, atol=1e-13)
+
+
+def test_exp_loss_gd_conserves_the_start_off_the_span_of_the_data(wide):
+    """d > n: the part of w off the span of the examples never moves, so runs from two starts stay at
+    least as far apart as those parts, while both turn towards the SVM direction."""
+    X, y = wide
+    starts = 3 * random_starts(2, 20, seed=1)
+    run = implicit_bias.exp_loss_gd(X, y, starts, lr=inverse_curvature(X), steps=3000, record_at=[30, 300])
+    span = X.T @ torch.linalg.solve(X @ X.T, X)
+    off = run["w"] - run["w"] @ span
+    torch.testing.assert_close(off, off[:1].expand_as(off), rtol=0, atol=1e-12)
+    floor = (off[0, 0] - off[0, 1]).norm()
+    assert ((run["w"][:, 0] - run["w"][:, 1]).norm(dim=1) >= floor - 1e-12).all()
+    w_hat = implicit_bias.max_margin_direction(X, y)
+    angles = [[implicit_bias.angle_between(w, w_hat) for w in row] for row in run["w"][1:]]
+    assert np.all(np.diff(angles, axis=0) < 0)
+    assert np.all(np.diff(run["loss"], axis=0) < 0)
+
+
+def test_exp_loss_gd_with_a_late_penalty_reaches_the_regularized_minimizer(wide):
+    X, y = wide
+    lam, lr = 1e-2, inverse_curvature(X)
+    run = implicit_bias.exp_loss_gd(X, y, 3 * random_starts(3, 20, seed=2), lr=lr, lam=lam, lam_from=500,
+                                    steps=500 + math.ceil(30 / (lr * lam)))
+    w_lam = implicit_bias.regularized_minimizer(X, y, lam)
+    for w in run["w"][-1]:
+        assert (w - w_lam).norm() / w_lam.norm() < 1e-9
+
+
+def test_exp_loss_gd_refuses_bad_input(wide):
+    X, y = wide
+    with pytest.raises(ValueError, match=r"starts must have shape \(K, 20\)"):
+        implicit_bias.exp_loss_gd(X, y, torch.zeros(2, 19, dtype=F64), lr=1.0, steps=3)
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        implicit_bias.exp_loss_gd(X, y, torch.zeros(20, dtype=F64), lr=0.0, steps=3)
+    with pytest.raises(TypeError, match="steps must be a positive integer"):
+        implicit_bias.exp_loss_gd(X, y, torch.zeros(20, dtype=F64), lr=1.0, steps=3.0)
+    with pytest.raises(ValueError, match="a step of record_at"):
+        implicit_bias.exp_loss_gd(X, y, torch.zeros(20, dtype=F64), lr=1.0, steps=3, record_at=[5])
+    with pytest.raises(ValueError, match="lam must be a non-negative number"):
+        implicit_bias.exp_loss_gd(X, y, torch.zeros(20, dtype=F64), lr=1.0, steps=3, lam=-1.0)
+
+
+@pytest.mark.parametrize("lam", [0.0, 1e-3])
+def test_exp_loss_hessian_matches_autograd(wide, lam):
+    X, y = wide
+    w = random_starts(1, 20, seed=3)[0]
+
+    def F(v):
+        return torch.exp(-y * (X @ v)).mean() + 0.5 * lam * v @ v
+
+    torch.testing.assert_close(implicit_bias.exp_loss_hessian(X, y, w, lam), torch.func.hessian(F)(w),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_exp_loss_hessian_spectrum_d_minus_n_zeros_and_lambda(wide):
+    """The notebook's spectral facts, which are algebra: without the penalty d - n eigenvalues vanish and
+    the rest shrink along gradient descent; with it the smallest eigenvalue is lambda itself (d > n)."""
+    X, y = wide
+    n, d = X.shape
+    lam = 1e-3
+    start = implicit_bias.exp_loss_hessian(X, y, torch.zeros(d, dtype=F64))
+    end_w = implicit_bias.exp_loss_gd(X, y, torch.zeros(d, dtype=F64), lr=inverse_curvature(X),
+                                      steps=2000)["w"][-1, 0]
+    at_start, at_end = (torch.linalg.eigvalsh(H) for H in (start, implicit_bias.exp_loss_hessian(X, y, end_w)))
+    assert int((at_end < 1e-10 * at_end.max()).sum()) == d - n
+    assert int((at_start < 1e-10 * at_start.max()).sum()) == d - n
+    assert at_end.max() < 1e-2 * at_start.max()
+    for w in (implicit_bias.regularized_minimizer(X, y, lam), end_w):
+        smallest = torch.linalg.eigvalsh(implicit_bias.exp_loss_hessian(X, y, w, lam)).min().item()
+        assert smallest == pytest.approx(lam, rel=1e-9)
+    with pytest.raises(ValueError, match="w has 19 entries"):
+        implicit_bias.exp_loss_hessian(X, y, torch.zeros(19, dtype=F64))

@@ -11,12 +11,15 @@ Srebro 2018, Theorem 3):
 
 with :math:`r_t` bounded for almost every data set. The minimisers of the
 ridge-regularised loss trace the same path as :math:`\\lambda \\to 0` (Rosset,
-Zhu, Hastie 2004).
+Zhu, Hastie 2004). :func:`exp_loss_gd` runs that gradient descent from many
+starts at once, optionally with a ridge term switched on late.
 
 ============================  ==============================================================
 :func:`max_margin_direction`  the bias-free hard-margin SVM :math:`\\hat w` (scikit-learn, then KKT)
 :func:`regularized_minimizer` the minimiser of the exponential loss plus :math:`\\frac\\lambda2\\lVert w\\rVert^2`
 :func:`angle_between`         the angle between two vectors, accurate for tiny angles
+:func:`exp_loss_gd`           gradient descent on the exponential loss from several starts
+:func:`exp_loss_hessian`      the Hessian of the exponential loss (plus ridge), in closed form
 ============================  ==============================================================
 """
 
@@ -29,7 +32,8 @@ import torch
 
 from ._checks import check_int, check_real, check_sign_labels
 
-__all__ = ["max_margin_direction", "regularized_minimizer", "angle_between"]
+__all__ = ["max_margin_direction", "regularized_minimizer", "angle_between", "exp_loss_gd",
+           "exp_loss_hessian"]
 
 
 def _numpy64(a, name: str) -> np.ndarray:
@@ -181,3 +185,98 @@ def angle_between(u, v) -> float:
         return math.nan
     a, b = a / na, b / nb
     return math.degrees(2.0 * math.atan2(np.linalg.norm(a - b), np.linalg.norm(a + b)))
+
+
+def _starts(starts, d: int) -> np.ndarray:
+    W = _numpy64(starts, "starts")
+    if W.ndim == 1:
+        W = W[None, :]
+    if W.ndim != 2 or W.shape[1] != d:
+        raise ValueError(f"starts must have shape (K, {d}) (one start per row), got {W.shape}")
+    if not np.isfinite(W).all():
+        raise ValueError("starts contain NaN or inf")
+    return W.T.copy()
+
+
+def exp_loss_gd(X, y, starts, *, lr: float, steps: int, record_at=(), lam: float = 0.0,
+                lam_from: int = 0) -> dict:
+    """Full-batch gradient descent on the exponential loss from ``K`` starts at once.
+
+    .. math::  w_{t+1} = w_t + \\frac{\\eta}{n}\\sum_{i=1}^n e^{-y_i\\langle w_t, x_i\\rangle}\\, y_i x_i
+               - \\eta\\lambda_t w_t, \\qquad \\lambda_t = \\lambda\\,[t \\ge t_0],
+
+    the update of :func:`dltheory.train.fit` with ``loss="exp"`` and the
+    ``"gd"`` preset (``weight_decay`` :math:`=\\lambda_t`): Soudry et al.
+    (2018) without the penalty; with :math:`t_0 > 0` the penalty is switched
+    on late (deck 1, "time-dependent regularisation"), and the iterates then
+    converge to the minimiser of :func:`regularized_minimizer` from every start.
+    The starts are independent runs (the columns of one matrix), in float64 on
+    the CPU.
+
+    Parameters
+    ----------
+    X, y
+        ``(n, d)`` inputs and ``(n,)`` labels in :math:`\\{\\pm1\\}`.
+    starts
+        ``(K, d)``: one start per row (a ``(d,)`` vector is one start).
+    lr, steps
+        :math:`\\eta > 0` and the number of updates.
+    record_at
+        Steps at which to record; step 0 and the last step are always added.
+    lam, lam_from
+        :math:`\\lambda \\ge 0` and :math:`t_0`: updates :math:`t \\ge t_0`
+        (counted from 0) use the penalty.
+
+    Returns
+    -------
+    dict
+        ``step`` (``(R,)`` ints), ``w`` (``(R, K, d)`` tensor, the iterates) and
+        ``loss`` (``(R, K)`` array, the exponential loss without the penalty).
+    """
+    X, y = _binary_data(X, y)
+    lr = check_real(lr, "lr", min=0.0, min_open=True)
+    steps = check_int(steps, "steps", min=1)
+    lam = check_real(lam, "lam", min=0.0)
+    lam_from = check_int(lam_from, "lam_from", min=0)
+    record = {0, steps}
+    for t in record_at:
+        record.add(check_int(t, "a step of record_at", min=0, max=steps))
+    A = y[:, None] * X
+    n = A.shape[0]
+    W = _starts(starts, A.shape[1])
+    kept_steps, kept_w, kept_loss = [], [], []
+    for t in range(steps + 1):
+        E = np.exp(-A @ W)
+        if t in record:
+            kept_steps.append(t)
+            kept_w.append(W.T.copy())
+            kept_loss.append(E.mean(axis=0))
+        if t == steps:
+            break
+        step = (lr / n) * (A.T @ E)
+        if lam > 0 and t >= lam_from:
+            step -= (lr * lam) * W
+        W = W + step
+    return {"step": np.array(kept_steps), "w": torch.from_numpy(np.stack(kept_w)),
+            "loss": np.stack(kept_loss)}
+
+
+def exp_loss_hessian(X, y, w, lam: float = 0.0) -> torch.Tensor:
+    """The Hessian of the exponential loss plus a ridge penalty, in closed form.
+
+    .. math::  \\nabla^2 F(w) = \\frac1n\\sum_i e^{-y_i\\langle w, x_i\\rangle}\\, x_i x_i^\\top + \\lambda I
+
+    for :math:`F(w) = \\frac1n\\sum_i e^{-y_i\\langle w, x_i\\rangle} + \\frac\\lambda2\\lVert w\\rVert^2`
+    (Soudry et al. 2018; deck 1, "linear networks, exponential loss and
+    regularization"). Its data part has range in the span of the examples: for
+    :math:`d > n` and :math:`\\lambda = 0` at least :math:`d - n` eigenvalues are
+    zero, and with :math:`\\lambda > 0` the smallest eigenvalue is exactly
+    :math:`\\lambda`, at every :math:`w`. Float64, shape ``(d, d)``.
+    """
+    X, y = _binary_data(X, y)
+    lam = check_real(lam, "lam", min=0.0)
+    w = _numpy64(w, "w").reshape(-1)
+    if w.shape[0] != X.shape[1]:
+        raise ValueError(f"w has {w.shape[0]} entries but the inputs have {X.shape[1]} features")
+    e = np.exp(-(y[:, None] * X) @ w)
+    return torch.from_numpy((X.T * e) @ X / X.shape[0] + lam * np.eye(X.shape[1]))
