@@ -513,6 +513,87 @@ def test_corrupt_labels_bad_labels():
         D.corrupt_labels(torch.tensor([0, 5]), 0.5, num_classes=3)
 
 
+def test_random_labels_agree_with_the_true_ones_one_time_in_K():
+    # A redrawn label equals the old one with probability 1/K, whatever the old labels: over 20 seeds of
+    # 2,000 labels (the notebook's size) the count of agreements is Binomial(40,000, 1/K). The seeds are
+    # fixed, so the test is deterministic; the window is the exact 99.99% binomial interval.
+    from scipy import stats
+
+    for K, y in [(10, torch.arange(2000) % 10), (10, torch.zeros(2000, dtype=torch.int64)),
+                 (3, torch.arange(2000) % 2)]:
+        agree = sum(int((D.corrupt_labels(y, 1.0, num_classes=K, seed=s) == y).sum()) for s in range(20))
+        low, high = stats.binom.interval(0.9999, 20 * len(y), 1 / K)
+        assert low <= agree <= high, (K, agree / (20 * len(y)))
+
+
+def test_corrupt_labels_is_nested_across_fractions_for_one_seed():
+    # The notebook's levels share a seed: the examples redrawn at a lower fraction are among those
+    # redrawn at a higher one, with the same new labels.
+    y = torch.arange(5000) % 10
+    previous = None
+    for fraction in (0.2, 0.5, 0.8, 1.0):
+        new, mask = D.corrupt_labels(y, fraction, num_classes=10, seed=7, return_mask=True)
+        if previous is not None:
+            old_new, old_mask = previous
+            assert bool((old_mask <= mask).all())
+            assert torch.equal(new[old_mask], old_new[old_mask])
+        previous = new, mask
+
+
+# --------------------------------------------------------------------------- randomize_inputs
+
+
+def test_shuffled_pixels_apply_one_permutation_shared_by_calls_with_a_seed():
+    X = torch.rand(6, 1, 3, 4, dtype=torch.float64)
+    Y = D.randomize_inputs(X, "shuffled_pixels", seed=3)
+    assert Y.shape == X.shape and Y.dtype == X.dtype
+    flat, out = X.reshape(6, -1), Y.reshape(6, -1)
+    perm = [int(torch.nonzero(flat[0] == v)[0]) for v in out[0]]  # pixel values are distinct
+    assert sorted(perm) == list(range(12)) and perm != list(range(12))
+    assert torch.equal(out, flat[:, perm])  # the same permutation for every image
+    X2 = torch.rand(4, 12, dtype=torch.float64)  # a "test set": same seed, same permutation
+    assert torch.equal(D.randomize_inputs(X2, "shuffled_pixels", seed=3), X2[:, perm])
+    assert not torch.equal(D.randomize_inputs(X, "shuffled_pixels", seed=4), Y)
+
+
+def test_random_pixels_permute_every_image_independently_and_uniformly():
+    n, d = 20000, 5
+    X = torch.arange(d, dtype=torch.float32).repeat(n, 1)
+    Y = D.randomize_inputs(X, "random_pixels", seed=1)
+    assert torch.equal(Y.sort(1).values, X)  # each image keeps its pixel values (its histogram)
+    assert len({tuple(row) for row in Y[:200].tolist()}) > 60  # 120 permutations, many of them used
+    # Uniform: value v sits at position j with probability 1/d. Each count is Binomial(n, 1/d), sd 57.
+    counts = torch.stack([(Y == v).sum(0) for v in range(d)]).double()
+    assert ((counts - n / d).abs() < 5 * math.sqrt(n * (1 / d) * (1 - 1 / d))).all()
+    assert torch.equal(D.randomize_inputs(X, "random_pixels", seed=1), Y)
+
+
+def test_gaussian_inputs_match_the_mean_and_variance_of_the_data():
+    g = torch.Generator().manual_seed(0)
+    X = (torch.rand(3000, 50, generator=g) < 0.2).float() * 0.9  # MNIST-like: mostly zeros
+    Y = D.randomize_inputs(X, "gaussian", seed=2)
+    assert Y.shape == X.shape and Y.dtype == torch.float32
+    mean, var = X.double().mean().item(), X.double().var(correction=0).item()
+    assert abs(Y.double().mean().item() - mean) < 5 * math.sqrt(var / Y.numel())
+    assert abs(Y.double().var().item() / var - 1) < 5 * math.sqrt(2 / Y.numel())
+    # independent of the pixel positions: the per-pixel means are all the global mean
+    assert (Y.double().mean(0) - mean).abs().max() < 5 * math.sqrt(var / 3000)
+    z = ((Y.double() - mean) / math.sqrt(var)).flatten().numpy()
+    assert abs(np.mean(z**4) - 3) < 0.1  # Gaussian kurtosis, not the data's
+
+
+def test_randomize_inputs_leaves_its_input_alone_and_rejects_bad_arguments():
+    X = torch.rand(4, 6)
+    before = X.clone()
+    for kind in D.INPUT_RANDOMIZATIONS:
+        D.randomize_inputs(X, kind, seed=0)
+    assert torch.equal(X, before)
+    with pytest.raises(ValueError, match="kind"):
+        D.randomize_inputs(X, "noise")
+    with pytest.raises(ValueError, match="at least one"):
+        D.randomize_inputs(torch.rand(5), "gaussian")
+
+
 # --------------------------------------------------------------------------- splits and helpers
 
 

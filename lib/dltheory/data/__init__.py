@@ -28,8 +28,8 @@ Real data: :func:`digits` and :func:`diabetes` (scikit-learn's bundled copies),
 :func:`mnist1d` (generated offline by the ``mnist1d`` package), :func:`mnist`
 (torchvision when it can download, else the subset shipped as package data in
 ``dltheory/data/files/``) and
-:func:`cifar10` (torchvision only). Helpers: :func:`corrupt_labels` (Zhang et
-al. 2017), :func:`split` (returns ``X_train, y_train, X_test, y_test``, unlike
+:func:`cifar10` (torchvision only). Helpers: :func:`corrupt_labels` and
+:func:`randomize_inputs` (Zhang et al. 2017), :func:`split` (returns ``X_train, y_train, X_test, y_test``, unlike
 scikit-learn's ``train_test_split``), :func:`standardize`, :func:`select_classes`.
 
 Where downloads go: ``root`` if given, else ``$DLT_DATA_DIR``, else
@@ -42,7 +42,7 @@ re-exported here, so ``dltheory.data.<name>`` is the public path.
 """
 
 from .compositional import CONSTITUENTS, binary_tree, binary_tree_levels, binary_tree_target
-from .labels import corrupt_labels, select_classes, split, standardize
+from .labels import INPUT_RANDOMIZATIONS, corrupt_labels, randomize_inputs, select_classes, split, standardize
 from .real import DataFallbackWarning, cifar10, diabetes, digits, mnist, mnist1d, shipped_mnist_path
 from .synthetic import clustered, sawtooth, separable, square_wave, square_wave_target, teacher, tent_map, two_clusters
 
@@ -50,5 +50,5 @@ __all__ = [
     "separable", "teacher", "clustered", "two_clusters", "square_wave", "square_wave_target", "sawtooth", "tent_map",
     "binary_tree", "binary_tree_target", "binary_tree_levels", "CONSTITUENTS",
     "digits", "diabetes", "mnist1d", "mnist", "cifar10", "shipped_mnist_path", "DataFallbackWarning",
-    "corrupt_labels", "split", "standardize", "select_classes",
+    "corrupt_labels", "randomize_inputs", "INPUT_RANDOMIZATIONS", "split", "standardize", "select_classes",
 ]

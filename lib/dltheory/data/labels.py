@@ -1,4 +1,5 @@
-"""Operations on a data set once drawn: label corruption, train/test splits, scaling, class selection."""
+"""Operations on a data set once drawn: label corruption, input randomisation, train/test splits, scaling,
+class selection."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from torch import Tensor
 from .._checks import (check_bool, check_int, check_probability, check_real, check_seed, check_tensor,
                        check_Xy)
 
-__all__ = ["corrupt_labels", "split", "standardize", "select_classes"]
+__all__ = ["corrupt_labels", "randomize_inputs", "INPUT_RANDOMIZATIONS", "split", "standardize",
+           "select_classes"]
 
 
 def corrupt_labels(
@@ -84,6 +86,52 @@ def corrupt_labels(
             labels = torch.randint(0, K, (m,), generator=g)
         new[chosen.to(y.device)] = labels.to(device=y.device, dtype=y.dtype)
     return (new, mask.to(y.device)) if return_mask else new
+
+
+INPUT_RANDOMIZATIONS = ("shuffled_pixels", "random_pixels", "gaussian")
+
+
+def randomize_inputs(X: Tensor, kind: str, *, seed: int = 0) -> Tensor:
+    """Replace the inputs by randomised ones (Zhang et al. 2017, Section 2, "shuffled pixels", "random
+    pixels", "Gaussian").
+
+    Each example :math:`x_i` is flattened to its :math:`d` features (pixels) and
+
+    - ``"shuffled_pixels"``: one permutation :math:`\\pi` of :math:`\\{1, \\dots, d\\}`,
+      drawn once, is applied to every example, :math:`x'_{i,j} = x_{i,\\pi(j)}`.
+      It depends only on :math:`d` and ``seed``, so calls with the same seed (a
+      training and a test set) share it;
+    - ``"random_pixels"``: every example gets its own independent permutation
+      :math:`\\pi_i`, :math:`x'_{i,j} = x_{i,\\pi_i(j)}` (each example keeps its
+      multiset of pixel values, its histogram, and loses all spatial structure);
+    - ``"gaussian"``: every entry is drawn independently from
+      :math:`\\mathcal N(\\mu, s^2)`, where :math:`\\mu` and :math:`s^2` are the mean and
+      the (population) variance of all the entries of ``X``.
+
+    For the per-example kinds, randomise a training and a test set in one call
+    (concatenated) so that they get independent draws. Sampling happens on the
+    CPU with a local generator seeded with ``seed`` (float64 for ``"gaussian"``);
+    the result has ``X``'s shape, dtype and device, and ``X`` is not modified.
+    """
+    X = check_tensor(X, "X")
+    if kind not in INPUT_RANDOMIZATIONS:
+        raise ValueError(f"kind must be one of {INPUT_RANDOMIZATIONS}, got {kind!r}")
+    if X.ndim < 2 or X.shape[0] == 0 or X[0].numel() == 0:
+        raise ValueError(f"X must hold at least one example with at least one feature, got shape {tuple(X.shape)}")
+    g = torch.Generator().manual_seed(check_seed(seed))
+    flat = X.reshape(X.shape[0], -1)
+    n, d = flat.shape
+    if kind == "shuffled_pixels":
+        out = flat[:, torch.randperm(d, generator=g).to(X.device)]
+    elif kind == "random_pixels":
+        order = torch.argsort(torch.rand(n, d, generator=g, dtype=torch.float64), dim=1)
+        out = torch.gather(flat, 1, order.to(X.device))
+    else:
+        values = flat.detach().to("cpu", torch.float64)
+        mean, std = values.mean(), values.std(correction=0)
+        out = mean + std * torch.randn(n, d, generator=g, dtype=torch.float64)
+        out = out.to(device=X.device, dtype=X.dtype if X.is_floating_point() else torch.float32)
+    return out.reshape(X.shape).clone()
 
 
 def split(
