@@ -6,8 +6,11 @@ Hessian at a point of zero loss is the Gauss-Newton matrix :math:`J^\\top J / n`
 with :math:`J` the :math:`(n d') \\times P` Jacobian of all outputs. Its rank is at
 most :math:`n d'`, so an overparametrised network (:math:`P > n d'`) has at least
 :math:`P - n d'` zero Hessian eigenvalues at every twice-differentiable zero-loss
-point. The lecture deck of chapter 1 states a layer-wise version that it
-credits to K. Takeuchi (:func:`takeuchi_condition`). The rescaling symmetries,
+point. The lecture deck of chapter 1 states a layer-wise version
+(:func:`takeuchi_condition`) from the Theory III memo (Poggio, Kawaguchi, Liao
+et al. 2018, arXiv:1801.00173); the deck labels it "Theorem 4 (K. Takeuchi)",
+a name we could not confirm in the memo, and the function keeps it only as a
+handle. The rescaling symmetries,
 a second source of zero eigenvalues, are :func:`dltheory.homogeneity.rescaling_directions`.
 """
 
@@ -40,13 +43,14 @@ class TakeuchiLayer(NamedTuple):
 
 
 def takeuchi_condition(widths: Sequence[int], n: int) -> list[TakeuchiLayer]:
-    """Takeuchi's overparametrisation condition, layer by layer.
+    """The layer-wise overparametrisation condition of the zero-eigenvalue theorem.
 
     For a bias-free network with widths :math:`N_0 = d, N_1, \\dots, N_{H+1} = d'`
     trained on :math:`n` examples, layer :math:`k` satisfies the condition when
     :math:`N_k N_{k-1} > n \\min(N_k, N_{k+1}, \\dots, N_{H+1})`. If any layer does,
     the Hessian of the square loss is singular at every twice-differentiable point
-    of zero loss (Theorem 4 of the chapter's deck, credited to K. Takeuchi).
+    of zero loss (Theorem 4 of the chapter's deck, labelled there "K. Takeuchi";
+    from Poggio et al. 2018, Theory III, arXiv:1801.00173).
 
     The reason: the Jacobian of example :math:`i`'s outputs with respect to
     :math:`W_k` is :math:`D_i \\otimes a_{k-1}(x_i)^\\top` with :math:`D_i =

@@ -42,7 +42,8 @@ def init_scale_panel(problem: linear.LinearTeacher, sigma: float, *, seed: int =
     error_here = problem.test_error(run.final)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    left.plot(run.steps, dist, label="GD")
+    # a wide, pale curve: the dashed level it settles on stays visible on top of it
+    left.plot(run.steps, dist, linewidth=5, alpha=0.5, label="GD")
     if null_norm > 0:
         left.axhline(null_norm, linestyle="--", color="C1", label=r"$\|W_0(I-X^+X)\|$")
     left.set(xlabel="step", ylabel=r"$\|W_t - W^+\|_F$", title=f"start of scale {sigma:.3g}", ylim=(0, None))
