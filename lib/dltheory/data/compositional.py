@@ -3,6 +3,10 @@
 Deep networks whose graph matches the tree approximate such a function with
 far fewer parameters than shallow ones (Poggio et al. 2017; Mhaskar, Liao,
 Poggio 2016); :class:`dltheory.models.TreeNetwork` is the matching network.
+With ``phase_seed`` (:func:`node_phases`) every node gets a constituent of its
+own, :math:`h_{l,j}(a, b) = \\sin(\\theta(a, b) + \\varphi_{l,j})`: the same
+smoothness and Lipschitz constant at every node, but no longer one function
+that a convolution could share.
 """
 
 from __future__ import annotations
@@ -16,17 +20,17 @@ from torch import Tensor
 from .._checks import check_choice, check_dtype, check_device, check_int, check_real, check_seed, check_tensor
 from ._sampling import Device
 
-__all__ = ["CONSTITUENTS", "binary_tree", "binary_tree_levels", "binary_tree_target"]
+__all__ = ["CONSTITUENTS", "binary_tree", "binary_tree_levels", "binary_tree_target", "node_phases"]
 
 Constituent = Callable[[Tensor, Tensor], Tensor]
 
 
-def _sine(a: Tensor, b: Tensor) -> Tensor:
-    return torch.sin(0.5 * math.pi * (a + b) + 0.25 * math.pi * a * b * (a - b))
+def _sine(a: Tensor, b: Tensor, phase: Tensor | float = 0.0) -> Tensor:
+    return torch.sin(0.5 * math.pi * (a + b) + 0.25 * math.pi * a * b * (a - b) + phase)
 
 
-def _ridge(a: Tensor, b: Tensor) -> Tensor:
-    return torch.sin(0.5 * math.pi * (a + b))
+def _ridge(a: Tensor, b: Tensor, phase: Tensor | float = 0.0) -> Tensor:
+    return torch.sin(0.5 * math.pi * (a + b) + phase)
 
 
 def _tanh(a: Tensor, b: Tensor) -> Tensor:
@@ -46,7 +50,27 @@ CONSTITUENTS: dict[str, Constituent] = {"sine": _sine, "ridge": _ridge, "tanh": 
     :math:`h(a, b) = \\sin\\big(\\tfrac{\\pi}{2}(a + b)\\big)`, a ridge function (one neuron's worth).
 ``"tanh"``
     :math:`h(a, b) = \\tanh(a + b + ab)`: smooth, but its iterates drift towards 1 with depth.
+
+``"sine"`` and ``"ridge"`` take an optional third argument, a phase
+:math:`\\varphi` added inside the sine (node-specific constituents, :func:`node_phases`).
 """
+
+#: The constituents that accept a phase, ``h(a, b, phase)``.
+PHASED = ("sine", "ridge")
+
+
+def node_phases(depth: int, *, seed: int) -> list[Tensor]:
+    """One phase :math:`\\varphi_{l,j} \\sim U[0, 2\\pi)` per node of the tree, drawn under ``seed``.
+
+    Returns, for each level ``l = 1..depth``, a float64 tensor of shape
+    ``(2**(depth - l),)``; node ``(l, j)`` of :func:`binary_tree_target` then
+    computes :math:`h(a, b, \\varphi_{l,j})`. The phases are drawn level by
+    level, node by node, from a CPU generator.
+    """
+    depth = check_int(depth, "depth", min=1, max=20)
+    g = torch.Generator().manual_seed(check_seed(seed))
+    return [2 * math.pi * torch.rand(2 ** (depth - level), generator=g, dtype=torch.float64)
+            for level in range(1, depth + 1)]
 
 
 def binary_tree_levels(depth: int = 3) -> list[list[tuple[int, int]]]:
@@ -76,7 +100,8 @@ def _resolve_constituent(constituent: str | Constituent) -> Constituent:
         raise ValueError(f"{err}, or pass a callable h(a, b)") from None
 
 
-def binary_tree_target(X: Tensor, *, constituent: str | Constituent = "sine") -> Tensor:
+def binary_tree_target(X: Tensor, *, constituent: str | Constituent = "sine",
+                       phases: list[Tensor] | None = None) -> Tensor:
     """The hierarchically compositional function of :math:`2^L` variables, evaluated on the rows of ``X``.
 
     For 8 inputs (``L = 3``, deck 1, Poggio et al. 2017; Mhaskar, Liao, Poggio 2016)
@@ -88,6 +113,10 @@ def binary_tree_target(X: Tensor, *, constituent: str | Constituent = "sine") ->
     node; the theorem needs the locality of the constituents, not their sharing.
     Computed level by level as in :func:`binary_tree_levels`, in ``X``'s dtype.
 
+    ``phases`` (from :func:`node_phases`) gives every node its own constituent,
+    :math:`h_{l,j}(a, b) = h(a, b, \\varphi_{l,j})`; it needs a constituent of
+    :data:`PHASED` or a callable of three arguments.
+
     ``X`` is a finite matrix ``(n, 2**L)`` (a tensor or an array); the target is
     data, so it is computed on ``X`` detached from any autograd graph.
 
@@ -98,9 +127,23 @@ def binary_tree_target(X: Tensor, *, constituent: str | Constituent = "sine") ->
     width = X.shape[1]
     if width < 2 or width & (width - 1):
         raise ValueError(f"X must have 2^depth columns (2, 4, 8, ...), got {width}")
+    if phases is not None:
+        if isinstance(constituent, str) and constituent not in PHASED:
+            raise ValueError(f"phases need a constituent of {PHASED} or a callable h(a, b, phase), "
+                             f"got {constituent!r}")
+        depth = width.bit_length() - 1
+        if len(phases) != depth or any(tuple(p.shape) != (2 ** (depth - level),)
+                                       for level, p in enumerate(phases, start=1)):
+            raise ValueError(f"phases must hold one tensor per level, of shapes "
+                             f"{[(2 ** (depth - level),) for level in range(1, depth + 1)]}")
     v = X
+    level = 0
     while v.shape[1] > 1:
-        v = h(v[:, 0::2], v[:, 1::2])
+        if phases is None:
+            v = h(v[:, 0::2], v[:, 1::2])
+        else:
+            v = h(v[:, 0::2], v[:, 1::2], phases[level].to(device=v.device, dtype=v.dtype))
+        level += 1
     return v[:, 0]
 
 
@@ -111,6 +154,7 @@ def binary_tree(
     constituent: str | Constituent = "sine",
     noise: float = 0.0,
     seed: int = 0,
+    phase_seed: int | None = None,
     device: Device = "cpu",
     dtype: torch.dtype = torch.float32,
 ) -> tuple[Tensor, Tensor]:
@@ -125,6 +169,10 @@ def binary_tree(
     ----------
     depth
         :math:`L \\in [1, 20]`: the inputs number :math:`2^L`.
+    phase_seed
+        ``None`` (one constituent at every node) or the seed of
+        :func:`node_phases`: node-specific constituents :math:`h(a, b, \\varphi_{l,j})`.
+        Drawn apart from ``seed``, so training and test sets share their phases.
 
     Returns
     -------
@@ -137,7 +185,8 @@ def binary_tree(
     dtype, device = check_dtype(dtype), check_device(device)
     g = torch.Generator().manual_seed(check_seed(seed))
     X = (2 * torch.rand(n, 2**depth, generator=g, dtype=torch.float64) - 1).to(dtype).double()
-    y = binary_tree_target(X, constituent=h)
+    phases = None if phase_seed is None else node_phases(depth, seed=phase_seed)
+    y = binary_tree_target(X, constituent=constituent if phases is not None else h, phases=phases)
     if noise:
         y = y + noise * torch.randn(n, generator=g, dtype=torch.float64)
     return X.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)

@@ -7,7 +7,10 @@ of :data:`dltheory.models.ARCHITECTURES` is trained the same way
 seed, the best of a few step sizes by *training* loss) and scored by
 :func:`normalized_mse`, the mean squared error divided by the variance of the
 targets, so that predicting the mean scores 1; :func:`sweep` runs every
-architecture at every budget.
+architecture at every budget, and :func:`dimension_sweep` does so for several
+input dimensions :math:`d` and seeds, with fresh data for each. :func:`loglog_slope`
+and :func:`parameters_for` read a rate and the size needed for an accuracy
+off such a sweep.
 """
 
 from __future__ import annotations
@@ -16,15 +19,18 @@ import copy
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from .._checks import check_module, check_Xy, probe
 from .._progress import progress_bar
-from ..models import build, count_parameters, free_width
+from ..data import binary_tree
+from ..models import build, count_parameters, free_width, tree_parameter_count
 from ..train import fit
 
-__all__ = ["normalized_mse", "train_and_score", "sweep"]
+__all__ = ["normalized_mse", "train_and_score", "sweep", "dimension_sweep", "tabulate",
+           "loglog_slope", "parameters_for"]
 
 
 def normalized_mse(model: nn.Module, X, y) -> float:
@@ -52,12 +58,18 @@ def train_and_score(
     *,
     lrs: Sequence[float],
     steps: int,
+    batch_size: int | None = None,
+    cosine: bool = False,
+    seed: int = 0,
 ) -> dict:
     """Train ``model`` by the protocol every architecture gets, and score it.
 
-    From the same initial weights, one run of full-batch Adam
+    From the same initial weights, one run of Adam
     (:func:`dltheory.train.fit`, ``optimizer="adam"``, square loss, ``steps``
-    updates) for each step size in ``lrs``; the run with the smallest final
+    updates; full batch, or minibatches of ``batch_size`` shuffled under
+    ``seed``; with ``cosine`` the step size decays as
+    :math:`\\eta_t = \\tfrac{\\eta}{2}(1 + \\cos(\\pi t / T))`, Loshchilov & Hutter
+    2017) for each step size in ``lrs``; the run with the smallest final
     *training* loss is kept (the test set plays no part in the choice) and its
     weights are left in ``model``. A run that diverges counts as the worst.
 
@@ -71,8 +83,11 @@ def train_and_score(
     best: tuple[float, float, dict] | None = None
     for lr in lrs:
         model.load_state_dict(start)
+        schedule = ((lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1)))
+                    if cosine else None)
         try:
             history = fit(model, *train_data, loss="square", optimizer="adam", lr=lr, steps=steps,
+                          batch_size=batch_size, scheduler=schedule, seed=seed,
                           record_every=max(steps, 1), progress=False)
             loss = float(history["loss"][-1])
         except FloatingPointError:
@@ -99,6 +114,8 @@ def sweep(
     *,
     lrs: Sequence[float],
     steps: int,
+    batch_size: int | None = None,
+    cosine: bool = False,
     channels: int = 1,
     seed: int = 0,
     progress: bool | None = None,
@@ -108,7 +125,8 @@ def sweep(
     Returns one row per run: ``architecture``, ``budget``, ``width`` and the
     entries of :func:`train_and_score`. The networks take the data's dtype and
     device; ``inputs`` is the number of columns of ``X``. ``progress`` shows a
-    bar over the runs (default: at full scale).
+    bar over the runs (default: at full scale). ``seed`` initialises every
+    network and shuffles its minibatches.
     """
     X = train_data[0]
     inputs = X.shape[1]
@@ -119,6 +137,108 @@ def sweep(
         model = build(architecture, inputs, width=width, channels=channels, seed=seed, dtype=X.dtype,
                       device=X.device)
         row = {"architecture": architecture, "budget": budget, "width": width}
-        row.update(train_and_score(model, train_data, test_data, lrs=lrs, steps=steps))
+        row.update(train_and_score(model, train_data, test_data, lrs=lrs, steps=steps,
+                                   batch_size=batch_size, cosine=cosine, seed=seed))
         rows.append(row)
     return rows
+
+
+def dimension_sweep(
+    architectures: Sequence[str],
+    inputs: Sequence[int],
+    widths: Sequence[int],
+    seeds: Sequence[int],
+    *,
+    n_train: int,
+    n_test: int,
+    lrs: Sequence[float],
+    steps: int,
+    batch_size: int | None = None,
+    cosine: bool = False,
+    channels: int = 1,
+    phases: bool = False,
+    device: torch.device | str = "cpu",
+    progress: bool | None = None,
+) -> list[dict]:
+    """:func:`sweep` for every input dimension :math:`d` in ``inputs`` and every seed.
+
+    For each :math:`d = 2^L` and each seed ``s`` of ``seeds``: a training and a
+    test set of the binary-tree target (:func:`dltheory.data.binary_tree`, seeds
+    ``s`` and ``s + 1``; with ``phases``, node-specific constituents drawn under
+    ``phase_seed=s + 2``; so seeds should lie at least 3 apart), and every architecture at the
+    budgets of locally connected trees with ``widths`` units per node
+    (:func:`dltheory.models.tree_parameter_count`), initialised under ``s``.
+    The budget per node is the same at every :math:`d`, so the budget grows
+    like :math:`d - 1`: part 2 of the theorem (Mhaskar, Liao, Poggio 2016) says
+    the tree then keeps its accuracy, part 1 that the shallow network cannot.
+
+    Returns the rows of :func:`sweep`, each with ``inputs`` and ``seed`` added.
+    """
+    rows = []
+    runs = [(d, s) for d in inputs for s in seeds]
+    for d, s in progress_bar(runs, desc="dimensions", progress=progress):
+        depth = int(d).bit_length() - 1
+        if d < 2 or 2**depth != d:
+            raise ValueError(f"inputs must be powers of two >= 2, got {d!r}")
+        phase_seed = s + 2 if phases else None
+        train_data = binary_tree(n_train, depth=depth, seed=s, phase_seed=phase_seed, device=device)
+        test_data = binary_tree(n_test, depth=depth, seed=s + 1, phase_seed=phase_seed, device=device)
+        budgets = [tree_parameter_count(depth, m, channels) for m in widths]
+        for row in sweep(architectures, budgets, train_data, test_data, lrs=lrs, steps=steps,
+                         batch_size=batch_size, cosine=cosine, channels=channels, seed=s,
+                         progress=False):
+            rows.append({"inputs": d, "seed": s, **row})
+    return rows
+
+
+def tabulate(rows: Sequence[dict], field: str = "test_error") -> dict[tuple[str, int], np.ndarray]:
+    """The rows of :func:`dimension_sweep` as arrays: ``(architecture, d) -> (budgets, seeds)``.
+
+    Entry ``[i, k]`` is ``field`` of the ``i``-th smallest budget under the
+    ``k``-th seed (seeds in the order they first appear). Every cell must hold
+    the same budgets for every seed.
+    """
+    seeds = list(dict.fromkeys(r["seed"] for r in rows))
+    cells: dict[tuple[str, int], dict[tuple[int, int], float]] = {}
+    for r in rows:
+        cells.setdefault((r["architecture"], r["inputs"]), {})[r["budget"], r["seed"]] = r[field]
+    table = {}
+    for key, values in cells.items():
+        budgets = sorted({b for b, _ in values})
+        try:
+            table[key] = np.array([[values[b, s] for s in seeds] for b in budgets], dtype=float)
+        except KeyError:
+            raise ValueError(f"{key}: not every seed has every budget") from None
+    return table
+
+
+def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
+    """The least-squares slope :math:`b` of :math:`\\log y = a + b \\log x`: the exponent of a power law.
+
+    For errors against parameter counts, :math:`\\varepsilon \\propto P^{b}`;
+    part 1 of the theorem bounds the best shallow network by :math:`b = -m/d`,
+    part 2 the tree by :math:`b = -m/2` (Mhaskar, Liao, Poggio 2016).
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+        raise ValueError("x and y must be two 1-d sequences of the same length >= 2")
+    if (x <= 0).any() or (y <= 0).any() or np.ptp(x) == 0:
+        raise ValueError("x and y must be positive, and x not constant")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def parameters_for(target: float, parameters: Sequence[float], errors: Sequence[float]) -> float:
+    """The parameter count at which the power law fitted to ``(parameters, errors)`` reaches ``target``.
+
+    :math:`P^* = \\exp((\\log \\varepsilon^* - a) / b)` for the least-squares
+    line :math:`\\log \\varepsilon = a + b \\log P`; an extrapolation when
+    ``target`` lies outside the measured errors. ``inf`` when the fitted error
+    does not fall with :math:`P` (:math:`b \\ge 0`) and ``target`` lies below it.
+    """
+    x = np.log(np.asarray(parameters, dtype=float))
+    y = np.log(np.asarray(errors, dtype=float))
+    b = loglog_slope(parameters, errors)
+    a = float(np.mean(y) - b * np.mean(x))
+    if b >= 0:
+        return math.inf if math.log(target) < a + b * x.max() else float(np.exp(x.min()))
+    return float(math.exp((math.log(target) - a) / b))
