@@ -41,14 +41,14 @@ Modules: :mod:`~dltheory.data.synthetic` (the generators above but the tree),
 re-exported here, so ``dltheory.data.<name>`` is the public path.
 """
 
-from .compositional import CONSTITUENTS, binary_tree, binary_tree_levels, binary_tree_target
+from .compositional import CONSTITUENTS, binary_tree, binary_tree_levels, binary_tree_target, node_phases
 from .labels import INPUT_RANDOMIZATIONS, corrupt_labels, randomize_inputs, select_classes, split, standardize
 from .real import DataFallbackWarning, cifar10, diabetes, digits, mnist, mnist1d, shipped_mnist_path
 from .synthetic import clustered, sawtooth, separable, square_wave, square_wave_target, teacher, tent_map, two_clusters
 
 __all__ = [
     "separable", "teacher", "clustered", "two_clusters", "square_wave", "square_wave_target", "sawtooth", "tent_map",
-    "binary_tree", "binary_tree_target", "binary_tree_levels", "CONSTITUENTS",
+    "binary_tree", "binary_tree_target", "binary_tree_levels", "node_phases", "CONSTITUENTS",
     "digits", "diabetes", "mnist1d", "mnist", "cifar10", "shipped_mnist_path", "DataFallbackWarning",
     "corrupt_labels", "randomize_inputs", "INPUT_RANDOMIZATIONS", "split", "standardize", "select_classes",
 ]
