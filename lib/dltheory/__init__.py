@@ -16,6 +16,7 @@ linear         linear least squares: closed forms and the gradient dynamics that
 bounds         margins, norms, and the generalisation bounds built on them
 homogeneity    layer scaling, f = rho f~, Euler's identity, rescaling symmetries
 implicit_bias  max-margin directions and regularisation paths on separable data
+weight_normalization  W_k = rho_k V_k: the direction dynamics on the sphere, the multiplier algorithm
 stats          time to fit, chance and relabelling intervals
 
 Teaching aids (the core never imports them)
