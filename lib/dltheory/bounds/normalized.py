@@ -1,7 +1,8 @@
 """Layer-wise normalised networks and a Rademacher bound for their cross-entropy.
 
-Chapter 1's section "Classical bounds are not vacuous once normalised" (deck 1,
-"The magic of layer-wise normalization"; Liao, Miranda, Hidary, Poggio 2018).
+Chapter 1's section "Normalisation makes the training loss predictive of the test
+loss" (deck 1, "The magic of layer-wise normalization"; Liao, Miranda, Hidary,
+Poggio 2018).
 A bias-free ReLU network :math:`f(x) = W_L \\sigma(W_{L-1} \\cdots \\sigma(W_1 x))`
 factors as :math:`f = \\rho \\tilde f` with :math:`\\rho = \\prod_k \\lVert W_k\\rVert_F`
 and :math:`\\tilde f` the network with layers :math:`V_k = W_k/\\lVert W_k\\rVert_F`

@@ -1,4 +1,4 @@
-"""Checker of chapter 1's exercise on the normalised cross-entropy (section "Classical bounds are not vacuous once normalised")."""
+"""Checker of chapter 1's exercise on the normalised cross-entropy (section "Normalisation makes the training loss predictive of the test loss")."""
 
 from __future__ import annotations
 
