@@ -1,6 +1,6 @@
 """dltheory.sections, the glue of one notebook each, against independent computations: NumPy for
 the normalised MSE, dltheory.train.fit run by hand for the deep-vs-shallow protocol, counts by
-hand for Takeuchi's condition, the SVM and the regularised minimiser for the margins explorer, and
+hand for the zero-eigenvalue condition, the SVM and the regularised minimiser for the margins explorer, and
 the minimum-norm solution for the min-norm explorer."""
 
 import math
@@ -127,15 +127,15 @@ def test_sweep_rows(tree_problem):
 # --------------------------------------------------------------------------- ch1_degenerate_hessians
 
 
-def test_takeuchi_condition_by_hand():
-    rows = ch1_degenerate_hessians.takeuchi_condition([8, 32, 32, 2], n=50)
+def test_zero_eigenvalue_condition_by_hand():
+    rows = ch1_degenerate_hessians.zero_eigenvalue_condition([8, 32, 32, 2], n=50)
     assert [tuple(r) for r in rows] == [(1, 256, 100, True), (2, 1024, 100, True), (3, 64, 100, False)]
-    assert isinstance(rows[0], ch1_degenerate_hessians.TakeuchiLayer) and rows[0].weights == 256
+    assert isinstance(rows[0], ch1_degenerate_hessians.ZeroEigenvalueLayer) and rows[0].weights == 256
     # a bottleneck narrower than the output lowers the bound of every layer before it
-    rows = ch1_degenerate_hessians.takeuchi_condition([4, 3, 1, 5], n=10)
+    rows = ch1_degenerate_hessians.zero_eigenvalue_condition([4, 3, 1, 5], n=10)
     assert [r.bound for r in rows] == [10, 10, 50]
     assert [r.holds for r in rows] == [True, False, False]
-    assert not any(r.holds for r in ch1_degenerate_hessians.takeuchi_condition([8, 8, 2], n=50))
+    assert not any(r.holds for r in ch1_degenerate_hessians.zero_eigenvalue_condition([8, 8, 2], n=50))
 
 
 @pytest.mark.parametrize("widths, n, error, message", [
@@ -147,9 +147,9 @@ def test_takeuchi_condition_by_hand():
     ([8, 4, 2], 2.0, TypeError, "n must be a positive integer, got 2.0"),
     ("842", 3, TypeError, "widths must be a sequence of positive integers, got str"),
 ])
-def test_takeuchi_condition_rejects_bad_input(widths, n, error, message):
+def test_zero_eigenvalue_condition_rejects_bad_input(widths, n, error, message):
     with pytest.raises(error, match=message):
-        ch1_degenerate_hessians.takeuchi_condition(widths, n)
+        ch1_degenerate_hessians.zero_eigenvalue_condition(widths, n)
 
 
 def test_near_zero_count():

@@ -55,7 +55,7 @@ def test_the_zero_count_is_p_minus_rank_j_and_at_least_p_minus_n_d(at_zero_loss)
 def test_each_layers_columns_obey_the_rank_bound(at_zero_loss):
     net, X, _, _, J = at_zero_loss
     where = params.slices(net)
-    rows = section.takeuchi_condition(WIDTHS, N)
+    rows = section.zero_eigenvalue_condition(WIDTHS, N)
     for row, layer in zip(rows, models.dense_layers(net)):
         cols = J[:, where[layer.parameter_name()]]
         assert cols.shape[1] == row.weights

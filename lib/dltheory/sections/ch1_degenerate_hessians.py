@@ -7,10 +7,9 @@ with :math:`J` the :math:`(n d') \\times P` Jacobian of all outputs. Its rank is
 most :math:`n d'`, so an overparametrised network (:math:`P > n d'`) has at least
 :math:`P - n d'` zero Hessian eigenvalues at every twice-differentiable zero-loss
 point. The lecture deck of chapter 1 states a layer-wise version
-(:func:`takeuchi_condition`) from the Theory III memo (Poggio, Kawaguchi, Liao
+(:func:`zero_eigenvalue_condition`) from the Theory III memo (Poggio, Kawaguchi, Liao
 et al. 2018, arXiv:1801.00173); the deck labels it "Theorem 4 (K. Takeuchi)",
-a name we could not confirm in the memo, and the function keeps it only as a
-handle. The rescaling symmetries,
+a name that is not among the memo's authors. The rescaling symmetries,
 a second source of zero eigenvalues, are :func:`dltheory.homogeneity.rescaling_directions`.
 """
 
@@ -24,11 +23,11 @@ import torch
 from .._checks import check_int, check_real, check_tensor
 from ..models.mlp import check_widths
 
-__all__ = ["TakeuchiLayer", "takeuchi_condition", "near_zero_count"]
+__all__ = ["ZeroEigenvalueLayer", "zero_eigenvalue_condition", "near_zero_count"]
 
 
-class TakeuchiLayer(NamedTuple):
-    """One row of :func:`takeuchi_condition`.
+class ZeroEigenvalueLayer(NamedTuple):
+    """One row of :func:`zero_eigenvalue_condition`.
 
     ``layer`` is :math:`k` (1-based), ``weights`` is :math:`N_k N_{k-1}`, ``bound``
     is :math:`n \\min(N_k, \\dots, N_{H+1})` (an upper bound on the rank of the
@@ -42,7 +41,7 @@ class TakeuchiLayer(NamedTuple):
     holds: bool
 
 
-def takeuchi_condition(widths: Sequence[int], n: int) -> list[TakeuchiLayer]:
+def zero_eigenvalue_condition(widths: Sequence[int], n: int) -> list[ZeroEigenvalueLayer]:
     """The layer-wise overparametrisation condition of the zero-eigenvalue theorem.
 
     For a bias-free network with widths :math:`N_0 = d, N_1, \\dots, N_{H+1} = d'`
@@ -67,7 +66,7 @@ def takeuchi_condition(widths: Sequence[int], n: int) -> list[TakeuchiLayer]:
 
     Returns
     -------
-    One :class:`TakeuchiLayer` per weight matrix, :math:`k = 1, \\dots, H+1`.
+    One :class:`ZeroEigenvalueLayer` per weight matrix, :math:`k = 1, \\dots, H+1`.
     """
     widths = check_widths(widths)
     n = check_int(n, "n", min=1)
@@ -75,7 +74,7 @@ def takeuchi_condition(widths: Sequence[int], n: int) -> list[TakeuchiLayer]:
     for k in range(1, len(widths)):
         weights = widths[k] * widths[k - 1]
         bound = n * min(widths[k:])
-        rows.append(TakeuchiLayer(k, weights, bound, weights > bound))
+        rows.append(ZeroEigenvalueLayer(k, weights, bound, weights > bound))
     return rows
 
 
