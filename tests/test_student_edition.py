@@ -1,5 +1,6 @@
 """The student edition: solutions out, stubs in, and it still runs from top to bottom."""
 
+import ast
 import sys
 import textwrap
 
@@ -50,8 +51,21 @@ def test_no_solution_survives(path):
     assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
     solutions = [c.source for c in nb.cells if "solution" in c.metadata.get("tags", [])]
     for source in solutions:
-        body = [line for line in source.splitlines() if line.strip() and not line.lstrip().startswith(("def ", '"""'))]
+        kept = _signature_and_docstring_lines(source)  # the stub keeps these on purpose
+        body = [line for i, line in enumerate(source.splitlines(), 1) if line.strip() and i not in kept]
         assert not any(line in text for line in body), "solution code leaked into the student edition"
+
+
+def _signature_and_docstring_lines(source: str) -> set[int]:
+    """Line numbers (from 1) of every function's ``def`` lines and docstring."""
+    kept = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            kept.update(range(node.lineno, node.body[0].lineno))
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                kept.update(range(first.lineno, first.end_lineno + 1))
+    return kept
 
 
 def test_unbalanced_gated_solution_is_an_error():
