@@ -1,6 +1,7 @@
 """dltheory.widgets: the explorer wires its controls to a plain panel function (no browser, no kernel).
 The panels of the sections are tested in test_sections.py."""
 
+import io
 import os
 import subprocess
 import sys
@@ -68,6 +69,7 @@ def test_the_explorers_work_with_ipywidgets_7(ipywidgets_7):
         import matplotlib
         matplotlib.use("Agg")
         import ipywidgets, torch
+        import matplotlib.pyplot as plt
         assert ipywidgets.__version__.startswith("7."), ipywidgets.__version__
         from dltheory import data, linear, widgets
         from dltheory.sections import ch1_margins, ch1_min_norm
@@ -87,9 +89,76 @@ def test_the_explorers_work_with_ipywidgets_7(ipywidgets_7):
             control = explorer.children[0]
             control.value = control.value * 10 ** control.step  # one notch: the panel redraws
             assert isinstance(explorer, ipywidgets.VBox)
+        import warnings
+        seen = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            static = widgets.static_explorer(lambda a: seen.append(a) or widgets.Panel(plt.figure(), {}),
+                                             a=[0.5, 2.0])
+        assert "no Stack" in str(caught[0].message)  # degrades to the kernel-driven explorer, and says so
+        static.children[0].index = 1
+        assert seen == [0.5, 2.0] and isinstance(static.children[-1], ipywidgets.Output)
         print("ok")
     """)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ipywidgets_7), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("ok")
+
+
+def _links_to(target):
+    """The client-side links (jslink) whose target is ``target``'s selected_index."""
+    from ipywidgets.widgets.widget import _instances
+    from ipywidgets.widgets.widget_link import Link
+
+    return [w for w in list(_instances.values()) if isinstance(w, Link) and w.target == (target, "selected_index")]
+
+
+def _panel(a, b=0.0):
+    fig, ax = plt.subplots(figsize=(2, 1.5), dpi=50)
+    ax.plot([0, 1], [0, a + 10 * b])
+    return widgets.Panel(fig, {"a": a, "b": b})
+
+
+def test_a_static_explorer_embeds_one_view_per_grid_value_and_links_it_to_the_slider():
+    open_before = set(plt.get_fignums())
+    grid = [0.1, 0.5, 2.0]
+    box = widgets.static_explorer(_panel, a=grid)
+    assert set(plt.get_fignums()) == open_before  # every view's figure is closed once drawn
+    slider, stack = box.children
+    assert isinstance(slider, ipywidgets.SelectionSlider) and slider.index == 0
+    assert [label for label, _ in slider.options] == ["0.1", "0.5", "2"]
+    assert isinstance(stack, ipywidgets.Stack) and len(stack.children) == len(grid)
+    for value, view in zip(grid, stack.children):
+        image, numbers = view.children
+        assert image.value == widgets.png_bytes(_panel(value).figure)  # the view drawn for that value
+        assert f"a = {value:.3g}" in numbers.value
+    (link,) = _links_to(stack)
+    assert link.source == (slider, "index")  # the browser moves the view with the slider, no kernel
+    plt.close("all")
+
+
+def test_a_static_explorer_over_two_grids_nests_its_stacks():
+    box = widgets.static_explorer(_panel, a=[1.0, 2.0], b=[0.0, 0.1, 0.2])
+    first, second, outer = box.children
+    assert len(outer.children) == 2 and all(len(row.children) == 3 for row in outer.children)
+    assert _links_to(outer)[0].source == (first, "index")
+    for a, row in zip([1.0, 2.0], outer.children):
+        assert _links_to(row)[0].source == (second, "index")
+        assert row.children[2].children[0].value == widgets.png_bytes(_panel(a, 0.2).figure)
+
+
+@pytest.mark.parametrize("grids, message", [({}, "one or two"), ({"a": [1], "b": [1], "c": [1]}, "one or two"),
+                                            ({"a": []}, "empty")])
+def test_a_static_explorer_refuses_bad_grids(grids, message):
+    with pytest.raises(ValueError, match=message):
+        widgets.static_explorer(_panel, **grids)
+
+
+def test_palette_pngs_are_small_and_deterministic():
+    fig = _panel(1.0).figure
+    rgba = io.BytesIO()
+    fig.savefig(rgba, format="png", metadata={"Software": None})
+    assert widgets.png_bytes(fig) == widgets.png_bytes(fig)
+    assert len(widgets.png_bytes(fig)) < len(rgba.getvalue())
+    plt.close(fig)
