@@ -206,3 +206,73 @@ def test_page_renders_in_headless_chromium(site, page):
         assert "widget-slider" in dom or "jupyter-widgets" in dom, "the explorer's widget state was not rendered"
         colab = re.search(r'href="(https://colab\.research\.google\.com/[^"]+)"', dom)
         assert colab and colab.group(1).endswith(f"/blob/main/{SECTION}.ipynb")
+
+
+# ---------------------------------------------------------------- explorers in the static book
+
+EXPLORERS = ["min-norm", "margins"]  # the chapter-1 sections with an explorer
+
+
+def stored_views(notebook: Path) -> list[list[str]]:
+    """SHA-256 of every view of every explorer, in slider order, from the notebook's widget state."""
+    import base64
+    import hashlib
+    import json
+
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+
+    def model(ref):
+        return state[ref.removeprefix("IPY_MODEL_")]
+
+    def image_digest(view):
+        image = model(view["state"]["children"][0])
+        (buffer,) = [b for b in image.get("buffers", []) if b["path"] == ["value"]]
+        return hashlib.sha256(base64.b64decode(buffer["data"])).hexdigest()
+
+    explorers = []
+    for m in state.values():
+        if m["model_name"] == "StackModel" and all(model(c)["model_name"] == "VBoxModel" for c in m["state"]["children"]):
+            explorers.append([image_digest(model(c)) for c in m["state"]["children"]])
+    assert explorers, f"{notebook.name} stores no explorer views: was it executed with widget state?"
+    return [json.loads(json.dumps(e)) for e in explorers]
+
+
+SHOWN_VIEW = """async () => {
+  const shown = Array.from(document.querySelectorAll('img')).filter(i => i.src.startsWith('blob:') && i.offsetParent !== null);
+  const digests = [];
+  for (const img of shown) {
+    const bytes = await (await fetch(img.src)).arrayBuffer();
+    const hash = await crypto.subtle.digest('SHA-256', bytes);
+    digests.push(Array.from(new Uint8Array(hash)).map(b => b.toString(16).padStart(2, '0')).join(''));
+  }
+  return [...new Set(digests)];
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("section", EXPLORERS)
+def test_explorer_sliders_move_their_views_without_a_kernel(site, section):
+    """Press the slider's arrow key notch by notch: the shown view must be the one stored for that value."""
+    from playwright.sync_api import sync_playwright
+
+    (views,) = stored_views(ROOT / "book" / "1-three-questions" / f"{section}.ipynb")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.goto(f"{site}/book/1-three-questions/{section}.html")
+        page.wait_for_selector(".noUi-handle", timeout=30_000)  # the widget manager rendered the slider
+        handle = page.query_selector(".noUi-handle")
+        for index, stored in enumerate(views):
+            if index:
+                handle.focus()
+                page.keyboard.press("ArrowRight")
+            for _ in range(50):  # the link and the redraw run in the page: give them up to 5 s
+                shown = page.evaluate(SHOWN_VIEW)
+                if shown == [stored]:
+                    break
+                page.wait_for_timeout(100)
+            assert shown == [stored], f"{section}: after {index} notches the page shows {shown}, not view {index}"
+        browser.close()

@@ -123,3 +123,10 @@ def test_layers_are_walked_and_scalars_checked_in_one_place(path):
     if rel not in ("models/dense.py", "ntk.py"):  # ntk.py: its own, stricter fast-path detector
         assert not WALKER.search(text), f"{rel} walks nn.Linear layers itself; use models.dense_layers"
     assert not VALIDATOR.search(text), f"{rel} defines a private validator; use dltheory._checks"
+
+
+def test_every_explorer_of_a_section_works_in_the_static_book():
+    """Sections build explorers with widgets.static_explorer; the kernel-only explorer leaves a dead slider online."""
+    for path in (LIB / "sections").glob("ch*.py"):
+        source = path.read_text()
+        assert not re.search(r"\bexplorer\(", source), f"{path.name} calls the kernel-only widgets.explorer"

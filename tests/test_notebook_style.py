@@ -23,3 +23,17 @@ def test_code_lines_fit_the_column(path):
         for line in cell.source.splitlines() if len(line) > COLUMN
     ]
     assert not wide, f"{path.name}: code wider than {COLUMN} characters:\n" + "\n".join(wide)
+
+
+WIDGET_STATE_BUDGET = 500_000  # bytes of embedded widget state (an explorer's views) per notebook
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_embedded_explorer_views_keep_the_page_light(path):
+    import json
+
+    nb = nbformat.read(path, as_version=4)
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    size = len(json.dumps(state))
+    assert size <= WIDGET_STATE_BUDGET, (
+        f"{path.name} embeds {size:,} bytes of widget state: fewer grid values or smaller views (widgets.png_bytes)")

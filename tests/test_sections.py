@@ -194,12 +194,12 @@ def test_regularization_panel_tends_to_the_svm_direction(wide):
         ch1_margins.regularization_panel(X, y, "0.1")
 
 
-def test_regularization_explorer_builds_a_slider(wide):
-    box = ch1_margins.regularization_explorer(*wide)
-    assert isinstance(box, ipywidgets.VBox)
-    slider = box.children[0]
-    assert isinstance(slider, ipywidgets.FloatLogSlider)
-    assert (slider.value, slider.min, slider.max) == (1e-3, -6, -1)
+def test_regularization_explorer_embeds_a_view_per_lambda(wide):
+    box = ch1_margins.regularization_explorer(*wide, grid=(1e-4, 1e-2))
+    slider, stack = box.children
+    assert [label for label, _ in slider.options] == ["0.0001", "0.01"]
+    assert len(stack.children) == 2
+    assert ch1_margins.LAMBDA_GRID[0] == pytest.approx(1e-6) and ch1_margins.LAMBDA_GRID[-1] == pytest.approx(0.1)
 
 
 # --------------------------------------------------------------------------- ch1_min_norm
@@ -237,8 +237,9 @@ def test_init_scale_panel_rejects_a_bad_scale(teacher):
         ch1_min_norm.init_scale_panel(teacher, True)
 
 
-def test_init_scale_explorer_builds_a_slider(teacher):
-    box = ch1_min_norm.init_scale_explorer(teacher)
-    slider = box.children[0]
-    assert isinstance(slider, ipywidgets.FloatLogSlider)
-    assert (slider.value, slider.min, slider.max) == (1.0, -2, 1)
+def test_init_scale_explorer_embeds_a_view_per_scale(teacher):
+    box = ch1_min_norm.init_scale_explorer(teacher, grid=(0.0, 1.0, 3.0))
+    slider, stack = box.children
+    assert [label for label, _ in slider.options] == ["0", "1", "3"]
+    assert len(stack.children) == 3
+    assert ch1_min_norm.SIGMA_GRID[0] == pytest.approx(0.01) and ch1_min_norm.SIGMA_GRID[-1] == pytest.approx(10)

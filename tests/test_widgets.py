@@ -84,10 +84,11 @@ def test_the_explorers_work_with_ipywidgets_7(ipywidgets_7):
         box = widgets.explorer(panel, sigma=slider)
         slider.value = 0.1
         assert calls == [1.0, 0.1] and isinstance(box.children[-1], ipywidgets.Output)
-        for explorer in (ch1_min_norm.init_scale_explorer(problem),
-                         ch1_margins.regularization_explorer(*data.separable(12, 3, seed=0, dtype=torch.float64)[:2])):
+        separable = data.separable(12, 3, seed=0, dtype=torch.float64)[:2]
+        for explorer in (ch1_min_norm.init_scale_explorer(problem, grid=(0.5, 1.0)),
+                         ch1_margins.regularization_explorer(*separable, grid=(1e-3, 1e-2))):
             control = explorer.children[0]
-            control.value = control.value * 10 ** control.step  # one notch: the panel redraws
+            control.index = 1  # one notch: the kernel redraws the panel
             assert isinstance(explorer, ipywidgets.VBox)
         import warnings
         seen = []

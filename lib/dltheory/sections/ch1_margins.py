@@ -15,9 +15,11 @@ import numpy as np
 
 from .._checks import check_real
 from ..implicit_bias import angle_between, max_margin_direction, regularized_minimizer
-from ..widgets import Panel, explorer
+from ..widgets import Panel, static_explorer
 
-__all__ = ["regularization_panel", "regularization_explorer"]
+__all__ = ["regularization_panel", "regularization_explorer", "LAMBDA_GRID"]
+
+LAMBDA_GRID = tuple(10.0 ** (k / 2) for k in range(-12, -1))  # the explorer's values of lambda, 1e-6 to 1e-1
 
 
 def regularization_panel(X, y, lam: float, *, lams: Sequence[float] | None = None) -> Panel:
@@ -63,10 +65,10 @@ def regularization_panel(X, y, lam: float, *, lams: Sequence[float] | None = Non
     return Panel(fig, {"lam": float(lam), "angle": angle_here, "norm": norm_here})
 
 
-def regularization_explorer(X, y):
-    """A slider over :math:`\\lambda`, drawing :func:`regularization_panel`."""
-    import ipywidgets as widgets
+def regularization_explorer(X, y, grid=LAMBDA_GRID):
+    """A slider over :math:`\\lambda`, drawing :func:`regularization_panel` at every value of ``grid``.
 
-    slider = widgets.FloatLogSlider(value=1e-3, base=10, min=-6, max=-1, step=0.25, description="λ",
-                                    continuous_update=False)
-    return explorer(lambda lam: regularization_panel(X, y, lam), lam=slider)
+    Static-capable (:func:`dltheory.widgets.static_explorer`): the views are drawn
+    when the notebook runs, so the slider also moves in the rendered book.
+    """
+    return static_explorer(lambda lam: regularization_panel(X, y, lam), lam=grid)

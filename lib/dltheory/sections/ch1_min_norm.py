@@ -14,9 +14,11 @@ import torch
 
 from .. import linear
 from .._checks import check_real
-from ..widgets import Panel, explorer
+from ..widgets import Panel, static_explorer
 
-__all__ = ["init_scale_panel", "init_scale_explorer"]
+__all__ = ["init_scale_panel", "init_scale_explorer", "SIGMA_GRID"]
+
+SIGMA_GRID = tuple(float(s) for s in np.logspace(-2, 1, 16))  # the explorer's values of the initial scale
 
 
 def init_scale_panel(problem: linear.LinearTeacher, sigma: float, *, seed: int = 1, steps: int = 40) -> Panel:
@@ -57,9 +59,10 @@ def init_scale_panel(problem: linear.LinearTeacher, sigma: float, *, seed: int =
     return Panel(fig, values)
 
 
-def init_scale_explorer(problem: linear.LinearTeacher):
-    """A slider over the initial scale, drawing :func:`init_scale_panel`."""
-    import ipywidgets as widgets
+def init_scale_explorer(problem: linear.LinearTeacher, grid=SIGMA_GRID):
+    """A slider over the initial scale, drawing :func:`init_scale_panel` at every value of ``grid``.
 
-    slider = widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.1, description="σ", continuous_update=False)
-    return explorer(lambda sigma: init_scale_panel(problem, sigma), sigma=slider)
+    Static-capable (:func:`dltheory.widgets.static_explorer`): the views are drawn
+    when the notebook runs, so the slider also moves in the rendered book.
+    """
+    return static_explorer(lambda sigma: init_scale_panel(problem, sigma), sigma=grid)
