@@ -136,6 +136,11 @@ def test_a_static_explorer_embeds_one_view_per_grid_value_and_links_it_to_the_sl
         assert f"a = {value:.3g}" in numbers.value
     (link,) = _links_to(stack)
     assert link.source == (slider, "index")  # the browser moves the view with the slider, no kernel
+    # its text form, which nbval compares, digests the numbers of every view
+    assert repr(box).startswith("static explorer over a: 3 views, numbers sha256 ")
+    assert repr(box) == repr(widgets.static_explorer(_panel, a=grid))
+    assert repr(box) != repr(widgets.static_explorer(_panel, a=[0.1, 0.5, 2.5]))
+    assert box._repr_mimebundle_()["text/plain"] == repr(box)
     plt.close("all")
 
 
