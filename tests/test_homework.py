@@ -80,3 +80,13 @@ def test_unanswered_ellipsis_and_wrong_dtypes_are_explained():
     assert "integer dtype" in homework.compare(np.array([0, 1]), np.array([0.5, 1.5])).message
     assert homework.compare(np.array([1, 2]), np.array([1.0, 2.0])).passed  # an integral answer may be int
     assert "real array" in homework.compare(np.array(["a"]), np.ones(1)).message
+
+
+def test_a_named_mistake_replaces_the_guess_of_a_constant_factor():
+    reference = lambda x: 2 * x  # noqa: E731
+    mistakes = lambda x: {"the factor 2 is missing": x}  # noqa: E731
+    feedback = homework.core.check_function(lambda x: x, reference, [(torch.ones(3),)], mistakes=mistakes)
+    assert "it looks like the factor 2 is missing." in feedback.details
+    assert not any("times the reference" in d for d in feedback.details)
+    assert homework.core.named_mistake(torch.zeros(3), mistakes(torch.ones(3))) is None
+    assert homework.core.named_mistake("text", mistakes(torch.ones(3))) is None

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .. import bounds, models
-from .core import Feedback, _to_numpy, compare
+from .core import Feedback, compare, named_mistake
 
 __all__ = ["check_normalized_margin"]
 
@@ -78,14 +78,7 @@ def _mistakes(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dict[str, n
 
 
 def _diagnose(answer, model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> str | None:
-    value = _to_numpy(answer)
-    if value is None or value.dtype.kind not in "biuf":
-        return None
-    value = value.astype(np.float64)
-    for text, wrong in _mistakes(model, X, y).items():
-        if value.shape == wrong.shape and np.allclose(value, wrong, rtol=1e-6, atol=1e-12):
-            return "it looks like " + text + "."
-    return None
+    return named_mistake(answer, _mistakes(model, X, y))
 
 
 def _student_line(err: BaseException, fn: Callable) -> str:

@@ -8,14 +8,14 @@ its exception escape, and :class:`Feedback` is what both return.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 
-__all__ = ["Feedback", "compare", "check_function"]
+__all__ = ["Feedback", "compare", "check_function", "named_mistake"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,23 @@ def compare(answer, reference, *, name: str = "your answer", rtol: float = 1e-6,
     return Feedback(False, f"{name} differs from the reference.", tuple(details))
 
 
+def named_mistake(answer, mistakes: Mapping[str, object], *, rtol: float = 1e-6, atol: float = 1e-12) -> str | None:
+    """``"it looks like <text>."`` for the first typical mistake whose value the answer matches, else ``None``.
+
+    ``mistakes`` maps the explanation of each typical wrong answer to what that
+    wrong answer computes (an array, tensor or number of the reference's shape).
+    """
+    value = _to_numpy(answer)
+    if value is None or value.dtype.kind not in "biuf":
+        return None
+    value = value.astype(np.float64)
+    for text, wrong in mistakes.items():
+        wrong = _to_numpy(wrong)
+        if value.shape == wrong.shape and np.allclose(value, wrong, rtol=rtol, atol=atol):
+            return "it looks like " + text + "."
+    return None
+
+
 def _describe(args: Sequence) -> str:
     parts = []
     for a in args:
@@ -108,6 +125,7 @@ def check_function(
     hint: str = "",
     rtol: float = 1e-6,
     diagnose: Callable[..., str | None] | None = None,
+    mistakes: Callable[..., Mapping[str, object]] | None = None,
 ) -> Feedback:
     """Call ``fn`` and ``reference`` on every argument tuple in ``cases`` and compare.
 
@@ -117,7 +135,11 @@ def check_function(
         Shown when ``fn`` is still a stub (raises ``NotImplementedError``).
     diagnose
         ``diagnose(answer, *args) -> str | None``: an exercise-specific
-        explanation of a wrong answer (a typical mistake), added to the feedback.
+        explanation of a wrong answer, added to the feedback.
+    mistakes
+        ``mistakes(*args) -> {explanation: wrong value}``: the typical wrong
+        answers (:func:`named_mistake`); one the answer matches is named and
+        replaces the generic guess of a constant factor.
     """
     name = name or getattr(fn, "__name__", "your function")
     for i, args in enumerate(cases, start=1):
@@ -134,7 +156,10 @@ def check_function(
             )
         feedback = compare(answer, reference(*args), name=f"the result of {name} on test case {i}", rtol=rtol)
         if not feedback.passed:
+            details = feedback.details
+            named = named_mistake(answer, mistakes(*args)) if mistakes is not None else None
+            if named:  # the specific diagnosis replaces the generic guess of a constant factor
+                details = tuple(d for d in details if "times the reference" not in d) + (named,)
             extra = diagnose(answer, *args) if diagnose is not None else None
-            details = feedback.details + ((extra,) if extra else ())
-            return Feedback(False, feedback.message, details)
+            return Feedback(False, feedback.message, details + ((extra,) if extra else ()))
     return Feedback(True, f"{name} agrees with the reference on all {len(cases)} test cases.")
