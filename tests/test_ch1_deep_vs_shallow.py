@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from dltheory import data, models, train
+from dltheory import data, models, stats, train
 from dltheory.data.compositional import node_phases
 from dltheory.sections import ch1_deep_vs_shallow as section
 
@@ -137,17 +137,17 @@ def test_dimension_sweep_rows_and_table():
 def test_loglog_slope_and_parameters_for_on_power_laws():
     P = np.array([100.0, 300.0, 1000.0, 3000.0])
     e = 2.0 * P**-0.4
-    assert section.loglog_slope(P, e) == pytest.approx(-0.4, rel=1e-12)
+    assert stats.loglog_slope(P, e) == pytest.approx(-0.4, rel=1e-12)
     # P at which 2 P^-0.4 = 0.1: (20)^(1/0.4)
     assert section.parameters_for(0.1, P, e) == pytest.approx(20 ** 2.5, rel=1e-10)
     # noisy: the least-squares line of numpy
     g = np.random.default_rng(0)
     noisy = e * np.exp(0.1 * g.standard_normal(4))
-    assert section.loglog_slope(P, noisy) == pytest.approx(np.polyfit(np.log(P), np.log(noisy), 1)[0])
+    assert stats.loglog_slope(P, noisy) == pytest.approx(np.polyfit(np.log(P), np.log(noisy), 1)[0])
     # a flat or rising fit never reaches a smaller error
     assert section.parameters_for(0.1, P, 0.5 + 0 * P) == math.inf
     assert section.parameters_for(0.9, P, 0.5 + 0 * P) == pytest.approx(P.min())
     with pytest.raises(ValueError):
-        section.loglog_slope([1.0], [1.0])
+        stats.loglog_slope([1.0], [1.0])
     with pytest.raises(ValueError):
-        section.loglog_slope([1.0, 2.0], [1.0, -1.0])
+        stats.loglog_slope([1.0, 2.0], [1.0, -1.0])

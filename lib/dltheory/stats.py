@@ -1,4 +1,4 @@
-"""Statistics of randomisation tests (Zhang et al. 2017): time to fit, and whether an accuracy beats chance.
+"""Statistics of the book's checks: fitted power-law exponents, and for the randomisation tests (Zhang et al. 2017) time to fit and whether an accuracy beats chance.
 
 Zhang, Bengio, Hardt, Recht and Vinyals, *Understanding deep learning requires
 rethinking generalization* (ICLR 2017), train the same network on true and on
@@ -40,6 +40,7 @@ from scipy import stats
 from ._checks import as_tensor, check_int, check_probability, check_real
 
 __all__ = [
+    "loglog_slope",
     "time_to_fit",
     "confusion_matrix",
     "chance_interval",
@@ -51,6 +52,23 @@ __all__ = [
 #: The largest number of classes :func:`relabeling_distribution` enumerates exactly
 #: (the work grows like :math:`K 2^{K-1} n`).
 MAX_RELABELING_CLASSES = 12
+
+
+def loglog_slope(x, y) -> float:
+    """The least-squares slope :math:`b` of :math:`\\log y = a + b \\log x`: the exponent of a power law.
+
+    The book's rate checks read exponents this way: an error against parameter
+    counts (:math:`\\varepsilon \\propto P^{b}`), a distance against a scale or a
+    regularisation strength, an angle against steps. Raises ``ValueError`` unless
+    ``x`` and ``y`` are positive 1-d sequences of one length, at least two, with
+    ``x`` not constant.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+        raise ValueError("x and y must be two 1-d sequences of the same length >= 2")
+    if (x <= 0).any() or (y <= 0).any() or np.ptp(x) == 0:
+        raise ValueError("x and y must be positive, and x not constant")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
 def time_to_fit(history, threshold: float = 1.0, column: str = "train_accuracy") -> int | None:

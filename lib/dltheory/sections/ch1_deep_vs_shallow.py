@@ -8,7 +8,7 @@ seed, the best of a few step sizes by *training* loss) and scored by
 :func:`normalized_mse`, the mean squared error divided by the variance of the
 targets, so that predicting the mean scores 1; :func:`sweep` runs every
 architecture at every budget, and :func:`dimension_sweep` does so for several
-input dimensions :math:`d` and seeds, with fresh data for each. :func:`loglog_slope`
+input dimensions :math:`d` and seeds, with fresh data for each. :func:`dltheory.stats.loglog_slope`
 and :func:`parameters_for` read a rate and the size needed for an accuracy
 off such a sweep.
 """
@@ -27,10 +27,11 @@ from .._checks import check_module, check_Xy, probe
 from .._progress import progress_bar
 from ..data import binary_tree
 from ..models import build, count_parameters, free_width, tree_parameter_count
+from ..stats import loglog_slope
 from ..train import fit
 
 __all__ = ["normalized_mse", "train_and_score", "sweep", "dimension_sweep", "tabulate",
-           "loglog_slope", "parameters_for"]
+           "parameters_for"]
 
 
 def normalized_mse(model: nn.Module, X, y) -> float:
@@ -210,21 +211,6 @@ def tabulate(rows: Sequence[dict], field: str = "test_error") -> dict[tuple[str,
         except KeyError:
             raise ValueError(f"{key}: not every seed has every budget") from None
     return table
-
-
-def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
-    """The least-squares slope :math:`b` of :math:`\\log y = a + b \\log x`: the exponent of a power law.
-
-    For errors against parameter counts, :math:`\\varepsilon \\propto P^{b}`;
-    part 1 of the theorem bounds the best shallow network by :math:`b = -m/d`,
-    part 2 the tree by :math:`b = -m/2` (Mhaskar, Liao, Poggio 2016).
-    """
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
-        raise ValueError("x and y must be two 1-d sequences of the same length >= 2")
-    if (x <= 0).any() or (y <= 0).any() or np.ptp(x) == 0:
-        raise ValueError("x and y must be positive, and x not constant")
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
 def parameters_for(target: float, parameters: Sequence[float], errors: Sequence[float]) -> float:
