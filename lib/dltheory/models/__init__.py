@@ -2,6 +2,7 @@
 
 ===============================  ==============================================================
 :func:`mlp`, :class:`NTKLinear`  multilayer perceptrons in standard or NTK parametrisation
+:func:`two_layer`                two-layer networks with a fixed or trained outer layer
 :class:`LocallyConnected2d`      a convolution's shape with its own filter at every location
 :class:`TreeNetwork`             a deep network with the structure of a binary tree
 :func:`build`, :func:`free_width`  the architectures of a comparison at an equal parameter budget
@@ -19,9 +20,11 @@ from .budget import ARCHITECTURES, build, free_width
 from .dense import HOMOGENEOUS, DenseLayer, DenseLayers, dense_layers
 from .local import LocallyConnected2d, TreeNetwork, tree_parameter_count
 from .mlp import ACTIVATIONS, NTKLinear, count_parameters, mlp, mlp_parameter_count, width_for_budget
+from .two_layer import OUTER_LAYERS, two_layer
 
 __all__ = [
     "ACTIVATIONS", "NTKLinear", "mlp", "count_parameters", "mlp_parameter_count", "width_for_budget",
+    "OUTER_LAYERS", "two_layer",
     "LocallyConnected2d", "TreeNetwork", "tree_parameter_count",
     "ARCHITECTURES", "build", "free_width",
     "HOMOGENEOUS", "DenseLayer", "DenseLayers", "dense_layers",
