@@ -17,6 +17,11 @@ bounds         margins, norms, and the generalisation bounds built on them
 homogeneity    layer scaling, f = rho f~, Euler's identity, rescaling symmetries
 implicit_bias  max-margin directions and regularisation paths on separable data
 weight_normalization  W_k = rho_k V_k: the direction dynamics on the sphere, the multiplier algorithm
+hinge_sgd      hinge-loss SGD on a leaky-ReLU net with a fixed outer layer: update counts and bounds
+activation_patterns  ReLU activation patterns: flips, weight movement, the frozen-pattern pseudo-gradient
+weight_sharing the patch model of Shalev-Shwartz, Shamir, Shammah in closed form, tied and untied
+boosting       AdaBoost on decision stumps and its normalised margins
+batchnorm      probes of the loss along the gradient, distribution shift, gradient ICS
 stats          time to fit, chance and relabelling intervals
 
 Teaching aids (the core never imports them)

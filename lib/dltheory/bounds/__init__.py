@@ -14,7 +14,10 @@ weights, :math:`f(x; \\alpha W_1, \\dots, \\alpha W_L) = \\alpha^L f(x; W)`, so
 module                 what it holds
 =====================  =========================================================================
 ``margins``            :func:`margins`, :func:`output_margins`, :func:`normalized_margins`,
-                       :func:`layer_weights`, :func:`layer_norms`
+                       :func:`layer_weights`, :func:`layer_norms`, and :func:`margin_distribution`,
+                       the one definition of the (spectrally or Frobenius) normalised margins
+``compression``        :func:`compression_bound`: the realisable sample-compression bound
+                       (Littlestone and Warmuth 1986)
 ``folding``            :func:`folded_weights`, :func:`fold_inputs`: biases as weights of a constant unit
 ``norm_based``         :func:`spectral_complexity`, :func:`bartlett_bound` (Bartlett, Foster,
                        Telgarsky 2017), :func:`frobenius_bound` (Golowich, Rakhlin, Shamir 2018),
@@ -42,8 +45,10 @@ Data may be tensors or arrays; the margins are computed by the model in
 evaluation mode (:func:`dltheory._checks.probe`), the norms in float64.
 """
 
+from .compression import compression_bound
 from .folding import fold_inputs, folded_weights
-from .margins import layer_norms, layer_weights, margins, normalized_margins, output_margins
+from .margins import (NORMALIZATIONS, layer_norms, layer_weights, margin_distribution, margins, normalized_margins,
+                      output_margins)
 from .norm_based import bartlett_bound, frobenius_bound, path_norm, spectral_complexity
 from .normalized import cross_entropy_bound, cross_entropy_range, normalized_losses, rademacher_complexity_bound
 from .pac_bayes import binary_kl, isotropic_gaussian_kl, kl_inverse, pac_bayes_bound
@@ -51,9 +56,11 @@ from .vc import vc_bound, vc_dimension
 
 __all__ = [
     "margins", "output_margins", "normalized_margins", "layer_weights", "layer_norms",
+    "margin_distribution", "NORMALIZATIONS",
     "folded_weights", "fold_inputs",
     "spectral_complexity", "bartlett_bound", "frobenius_bound", "path_norm",
     "normalized_losses", "cross_entropy_range", "rademacher_complexity_bound", "cross_entropy_bound",
     "binary_kl", "kl_inverse", "isotropic_gaussian_kl", "pac_bayes_bound",
     "vc_dimension", "vc_bound",
+    "compression_bound",
 ]

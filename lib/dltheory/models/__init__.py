@@ -1,8 +1,12 @@
 """The networks of the book, and the one walker that reads their dense layers.
 
 ===============================  ==============================================================
-:func:`mlp`, :class:`NTKLinear`  multilayer perceptrons in standard or NTK parametrisation
+:func:`mlp`, :class:`NTKLinear`  multilayer perceptrons in standard or NTK parametrisation, with
+                                 He initialisation and (noisy) batch normalisation as options
+:class:`NoisyBatchNorm`          batch normalisation followed by a random per-step shift and scale
 :func:`two_layer`                two-layer networks with a fixed or trained outer layer
+:class:`PairNetwork`             S width-2 ReLU networks (negatively tied or not) as one batched model;
+                                 :func:`square_wave_network`, the hand-built square wave
 :class:`LocallyConnected2d`      a convolution's shape with its own filter at every location
 :class:`TreeNetwork`             a deep network with the structure of a binary tree
 :func:`build`, :func:`free_width`  the architectures of a comparison at an equal parameter budget
@@ -19,12 +23,16 @@ from that seed, without touching the global generators, and then moves them to
 from .budget import ARCHITECTURES, build, free_width
 from .dense import HOMOGENEOUS, DenseLayer, DenseLayers, dense_layers
 from .local import LocallyConnected2d, TreeNetwork, tree_parameter_count
-from .mlp import ACTIVATIONS, NTKLinear, count_parameters, mlp, mlp_parameter_count, width_for_budget
+from .mlp import ACTIVATIONS, INITS, NORMS, NTKLinear, count_parameters, mlp, mlp_parameter_count, width_for_budget
+from .normalization import NoisyBatchNorm, frozen_noise
+from .tied import PairNetwork, square_wave_labels, square_wave_network
 from .two_layer import OUTER_LAYERS, two_layer
 
 __all__ = [
-    "ACTIVATIONS", "NTKLinear", "mlp", "count_parameters", "mlp_parameter_count", "width_for_budget",
+    "ACTIVATIONS", "NORMS", "INITS", "NTKLinear", "mlp", "count_parameters", "mlp_parameter_count",
+    "width_for_budget", "NoisyBatchNorm", "frozen_noise",
     "OUTER_LAYERS", "two_layer",
+    "PairNetwork", "square_wave_network", "square_wave_labels",
     "LocallyConnected2d", "TreeNetwork", "tree_parameter_count",
     "ARCHITECTURES", "build", "free_width",
     "HOMOGENEOUS", "DenseLayer", "DenseLayers", "dense_layers",

@@ -8,6 +8,13 @@ bias from :math:`N(0, 1)` and scales in the forward pass,
 so that the network's tangent kernel converges, as the widths grow, to the
 deterministic kernel :func:`dltheory.ntk.relu_ntk` (neural-tangents'
 ``stax.Dense(W_std=σ_w, b_std=σ_b, parameterization='ntk')`` convention).
+
+In standard parametrisation :func:`mlp` can also draw He-normal weights (He,
+Zhang, Ren, Sun 2015), :math:`W_{ij} \\sim N(0, 2/n_{l-1})` with zero biases,
+which keeps the second moment of ReLU pre-activations constant from layer to
+layer, and put a batch normalisation (plain or "noisy", see
+:mod:`dltheory.models.normalization`) between each hidden linear layer and its
+activation.
 """
 
 from __future__ import annotations
@@ -22,8 +29,10 @@ from torch import nn
 
 from .._checks import (check_bool, check_choice, check_device, check_dtype, check_int, check_module, check_real,
                        check_seed)
+from .normalization import NoisyBatchNorm, batch_norm, layer_seed
 
-__all__ = ["NTKLinear", "mlp", "ACTIVATIONS", "count_parameters", "mlp_parameter_count", "width_for_budget"]
+__all__ = ["NTKLinear", "mlp", "ACTIVATIONS", "NORMS", "INITS", "count_parameters", "mlp_parameter_count",
+           "width_for_budget"]
 
 M = TypeVar("M", bound=nn.Module)
 
@@ -34,6 +43,11 @@ ACTIVATIONS = {
     "softplus": nn.Softplus,
     "identity": nn.Identity,
 }
+
+#: The normalisations :func:`mlp` can put before each hidden activation.
+NORMS = (None, "batch", "noisy_batch")
+#: The initialisations of :func:`mlp` in standard parametrisation.
+INITS = ("torch", "he")
 
 
 def seeded(build: Callable[[], M], seed: int | None, device: torch.device | str | None) -> M:
@@ -100,6 +114,9 @@ def mlp(
     *,
     weight_var: float | None = None,
     bias_var: float | None = None,
+    norm: str | None = None,
+    init: str = "torch",
+    noise_seed: int | None = None,
     seed: int | None = None,
     dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
@@ -117,6 +134,26 @@ def mlp(
         ``"ntk"``: :class:`NTKLinear` layers with ``weight_std = sqrt(weight_var)``
         (default 2.0) and ``bias_std = sqrt(bias_var)`` (default 0.0), the
         convention of :func:`dltheory.ntk.relu_ntk`.
+    norm
+        ``None`` (default): nothing between a hidden layer and its activation.
+        ``"batch"``: ``BatchNorm1d(width, track_running_stats=False)``, which
+        normalises by the statistics of the batch it is given in training and
+        in evaluation mode (:func:`dltheory.models.normalization.batch_norm`).
+        ``"noisy_batch"``: a :class:`~dltheory.models.normalization.NoisyBatchNorm`
+        with its default noise. Either way the network is
+        ``Linear -> norm -> activation`` for each hidden layer, and the linear
+        layers are drawn exactly as without ``norm`` (the same seed gives the
+        same linear weights), so networks with and without normalisation start
+        from matched points.
+    init
+        ``"torch"`` (default): ``torch.nn.Linear``'s own initialisation,
+        uniform with variance :math:`1/(3 n_{l-1})`, under which a deep ReLU
+        network's signal shrinks by a factor of about 6 in variance per layer.
+        ``"he"``: He-normal weights :math:`N(0, 2/n_{l-1})` and zero biases
+        (He et al. 2015), standard parametrisation only.
+    noise_seed
+        Seeds the noisy layers (layer ``k`` from ``layer_seed(noise_seed, k)``);
+        default ``seed``.
     seed
         Initialise under this seed, on the CPU and without touching the global
         generators, then move to ``device`` (see :func:`seeded`).
@@ -131,6 +168,14 @@ def mlp(
         raise ValueError("weight_var and bias_var set the NTK parametrisation; use parametrization='ntk'")
     weight_var = check_real(2.0 if weight_var is None else weight_var, "weight_var", min=0.0, min_open=True)
     bias_var = check_real(0.0 if bias_var is None else bias_var, "bias_var", min=0.0)
+    check_choice(norm, "norm", NORMS)
+    check_choice(init, "init", INITS)
+    if init == "he" and parametrization == "ntk":
+        raise ValueError("init='he' is for the standard parametrisation; the NTK parametrisation draws N(0, 1) "
+                         "weights and scales them by weight_std / sqrt(fan_in) (weight_var=2.0 is He's variance)")
+    if noise_seed is not None and norm != "noisy_batch":
+        raise ValueError("noise_seed seeds the noisy batch norms; it needs norm='noisy_batch'")
+    noise_seed = check_seed(noise_seed, "noise_seed") if noise_seed is not None else seed
 
     def build() -> nn.Sequential:
         layers: list[nn.Module] = []
@@ -140,7 +185,16 @@ def mlp(
                                         bias_std=math.sqrt(bias_var), dtype=dtype))
             else:
                 layers.append(nn.Linear(fan_in, fan_out, bias, dtype=dtype))
+                if init == "he":
+                    nn.init.kaiming_normal_(layers[-1].weight, mode="fan_in", nonlinearity="relu")
+                    if bias:
+                        nn.init.zeros_(layers[-1].bias)
             if i < len(widths) - 2:
+                if norm == "batch":
+                    layers.append(batch_norm(fan_out, dtype=dtype))
+                elif norm == "noisy_batch":  # draws nothing from the global generator: the weights stay matched
+                    seed_k = None if noise_seed is None else layer_seed(noise_seed, i)
+                    layers.append(NoisyBatchNorm(fan_out, seed=seed_k, dtype=dtype))
                 layers.append(ACTIVATIONS[activation]())
         return nn.Sequential(*layers)
 

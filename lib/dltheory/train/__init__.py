@@ -14,6 +14,8 @@ and resume from them bit for bit.
 :class:`SGLD`               stochastic gradient Langevin dynamics, a ``torch.optim.SGD``
 :class:`GramGaussNewton`    Gram-Gauss-Newton, a :class:`BatchOptimizer`
 :class:`History`            the tidy record; :func:`log_spaced_steps` for ``record_at``
+:func:`fit_ensemble`        S seeds of one batched model trained at once, full batch
+                            (:class:`EnsembleHistory`)
 ==========================  ==============================================================
 
 Normalised gradient descent (Nacson et al. 2019) is no optimizer of its own: it
@@ -25,6 +27,7 @@ If the objective or a parameter stops being finite, :func:`fit` raises
 diverged model silently.
 """
 
+from .ensemble import ELEMENTWISE_OPTIMIZERS, EnsembleHistory, fit_ensemble
 from .fit import Callback, StepInfo, fit
 from .history import History, log_spaced_steps, record_points
 from .optim import (DEFAULT_TEMPERATURE, GGN_RELATIVE_DAMPING, PRESETS, SGLD, BatchOptimizer, GramGaussNewton,
@@ -33,5 +36,5 @@ from .optim import (DEFAULT_TEMPERATURE, GGN_RELATIVE_DAMPING, PRESETS, SGLD, Ba
 __all__ = [
     "fit", "Callback", "StepInfo", "History", "log_spaced_steps", "record_points",
     "PRESETS", "make_optimizer", "SGLD", "BatchOptimizer", "GramGaussNewton", "DEFAULT_TEMPERATURE",
-    "GGN_RELATIVE_DAMPING",
+    "GGN_RELATIVE_DAMPING", "fit_ensemble", "EnsembleHistory", "ELEMENTWISE_OPTIMIZERS",
 ]
