@@ -210,7 +210,9 @@ def test_page_renders_in_headless_chromium(site, page):
 
 # ---------------------------------------------------------------- explorers in the static book
 
-EXPLORERS = ["min-norm", "margins"]  # the chapter-1 sections with an explorer
+# Every section with an explorer, as chapter/section.
+EXPLORERS = ["1-three-questions/min-norm", "1-three-questions/margins", "2-provable-learning/weight-sharing",
+             "2-provable-learning/margin-distributions"]
 
 
 def stored_views(notebook: Path) -> list[list[str]]:
@@ -258,11 +260,11 @@ def test_explorer_sliders_move_their_views_without_a_kernel(site, section):
     """Press the slider's arrow key notch by notch: the shown view must be the one stored for that value."""
     from playwright.sync_api import sync_playwright
 
-    (views,) = stored_views(ROOT / "book" / "1-three-questions" / f"{section}.ipynb")
+    (views,) = stored_views(ROOT / "book" / f"{section}.ipynb")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page()
-        page.goto(f"{site}/book/1-three-questions/{section}.html")
+        page.goto(f"{site}/book/{section}.html")
         page.wait_for_selector(".noUi-handle", timeout=30_000)  # the widget manager rendered the slider
         handle = page.query_selector(".noUi-handle")
         for index, stored in enumerate(views):
