@@ -90,3 +90,24 @@ def test_a_named_mistake_replaces_the_guess_of_a_constant_factor():
     assert not any("times the reference" in d for d in feedback.details)
     assert homework.core.named_mistake(torch.zeros(3), mistakes(torch.ones(3))) is None
     assert homework.core.named_mistake("text", mistakes(torch.ones(3))) is None
+
+
+def test_student_line_points_into_the_students_code_even_behind_a_wrapper():
+    import functools
+
+    from dltheory.homework.core import student_line
+
+    def student(a):
+        return a @ a  # the line to report
+
+    @functools.wraps(student)
+    def wrapped(a):
+        return student(a)
+
+    for fn in (student, wrapped):
+        try:
+            fn(torch.ones(2, 3))
+        except RuntimeError as err:
+            assert student_line(err, fn).endswith("`return a @ a  # the line to report`")
+        else:
+            raise AssertionError("the product should have failed")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
 
 import numpy as np
@@ -10,7 +9,7 @@ import torch
 from torch import nn
 
 from .. import bounds, models
-from .core import Feedback, compare, named_mistake
+from .core import Feedback, compare, named_mistake, student_line
 
 __all__ = ["check_normalized_margin"]
 
@@ -81,15 +80,6 @@ def _diagnose(answer, model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> str
     return named_mistake(answer, _mistakes(model, X, y))
 
 
-def _student_line(err: BaseException, fn: Callable) -> str:
-    """The line of the student's own code where ``err`` was raised (not a line inside torch)."""
-    frames = traceback.extract_tb(err.__traceback__)
-    own = getattr(getattr(fn, "__code__", None), "co_filename", None)
-    mine = [f for f in frames if f.filename == own] or frames
-    where = mine[-1]
-    code = (where.line or "").strip()
-    return f"line {where.lineno}: `{code}`" if code else f"line {where.lineno}"
-
 
 def check_normalized_margin(fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], float]) -> Feedback:
     """Check an implementation of ``normalized_margin(model, X, y)``.
@@ -113,7 +103,7 @@ def check_normalized_margin(fn: Callable[[nn.Module, torch.Tensor, torch.Tensor]
         except NotImplementedError:
             return Feedback(False, f"{name} is not implemented yet. Hint: {HINT}")
         except Exception as err:  # the student's code failed: explain, don't re-raise
-            return Feedback(False, f"{name} raised {type(err).__name__}: {err} ({_student_line(err, fn)}) on "
+            return Feedback(False, f"{name} raised {type(err).__name__}: {err} ({student_line(err, fn)}) on "
                                    f"test case {i}: a {depth}-layer network, X of shape {tuple(X.shape)}, "
                                    f"y of shape {tuple(y.shape)}.")
         feedback = compare(answer, _reference(model, X, y), name=f"the result of {name} on test case {i}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import traceback
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -13,7 +12,7 @@ from torch.func import functional_call
 
 from .. import models
 from ..batchnorm import landscape_probe
-from .core import Feedback, compare, named_mistake
+from .core import Feedback, compare, named_mistake, student_line
 
 __all__ = ["check_loss_range"]
 
@@ -106,14 +105,6 @@ def _mistakes(model: nn.Module, loss_fn: Callable, X, y, steps: Sequence[float],
     }
 
 
-def _student_line(err: BaseException, fn: Callable) -> str:
-    frames = traceback.extract_tb(err.__traceback__)
-    own = getattr(getattr(fn, "__code__", None), "co_filename", None)
-    mine = [f for f in frames if f.filename == own] or frames
-    where = mine[-1]
-    code = (where.line or "").strip()
-    return f"line {where.lineno}: `{code}`" if code else f"line {where.lineno}"
-
 
 def _as_number(answer):
     if isinstance(answer, torch.Tensor) and answer.numel() == 1:
@@ -150,7 +141,7 @@ def check_loss_range(fn: Callable) -> Feedback:
         except NotImplementedError:
             return Feedback(False, f"{name} is not implemented yet. Hint: {HINT}")
         except Exception as err:  # the student's code failed: explain, don't re-raise
-            return Feedback(False, f"{name} raised {type(err).__name__}: {err} ({_student_line(err, fn)}) on "
+            return Feedback(False, f"{name} raised {type(err).__name__}: {err} ({student_line(err, fn)}) on "
                                    f"test case {i}: {what}, X of shape {tuple(X.shape)}, step sizes {list(steps)}.")
         moved = [n for n, t in model.state_dict().items() if not torch.equal(t, before[n])]
         feedback = compare(answer, reference, name=f"the result of {name} on test case {i} ({what})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -67,6 +68,7 @@ def _mistakes(W0: torch.Tensor, W: torch.Tensor, X: torch.Tensor) -> dict[str, f
 def _scalar(fn: Callable) -> Callable:
     """Call ``fn``; a one-element tensor or array counts as the number it holds."""
 
+    @functools.wraps(fn)
     def wrapped(*args):
         answer = fn(*args)
         if isinstance(answer, torch.Tensor) and answer.numel() == 1:

@@ -7,6 +7,7 @@ its exception escape, and :class:`Feedback` is what both return.
 
 from __future__ import annotations
 
+import inspect
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 
-__all__ = ["Feedback", "compare", "check_function", "named_mistake"]
+__all__ = ["Feedback", "compare", "check_function", "named_mistake", "student_line"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,20 @@ def named_mistake(answer, mistakes: Mapping[str, object], *, rtol: float = 1e-6,
     return None
 
 
+def student_line(err: BaseException, fn: Callable) -> str:
+    """Where ``err`` was raised in the student's own code ``fn`` (not a line inside torch or NumPy).
+
+    A checker's wrapper around ``fn`` must be made with ``functools.wraps``, so
+    that the student's function is found behind it (``inspect.unwrap``).
+    """
+    frames = traceback.extract_tb(err.__traceback__)
+    own = getattr(getattr(inspect.unwrap(fn), "__code__", None), "co_filename", None)
+    mine = [f for f in frames if f.filename == own] or frames
+    where = mine[-1]
+    code = (where.line or "").strip()
+    return f"line {where.lineno}: `{code}`" if code else f"line {where.lineno}"
+
+
 def _describe(args: Sequence) -> str:
     parts = []
     for a in args:
@@ -148,10 +163,9 @@ def check_function(
         except NotImplementedError:
             return Feedback(False, f"{name} is not implemented yet." + (f" Hint: {hint}" if hint else ""))
         except Exception as err:  # the student's code failed: explain, don't re-raise
-            where = traceback.extract_tb(err.__traceback__)[-1]
             return Feedback(
                 False,
-                f"{name} raised {type(err).__name__}: {err} (line {where.lineno}: `{(where.line or '').strip()}`) "
+                f"{name} raised {type(err).__name__}: {err} ({student_line(err, fn)}) "
                 f"on test case {i} with arguments ({_describe(args)}).",
             )
         feedback = compare(answer, reference(*args), name=f"the result of {name} on test case {i}", rtol=rtol)
