@@ -54,10 +54,13 @@ def _check_model(model: nn.Module) -> tuple[torch.dtype, torch.device]:
     p = named_parameters(model)[0][1]
     for name, module in model.named_modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm) and (module.training or not module.track_running_stats):
+            remedy = ("call model.eval() (a batch norm with running statistics then acts example by example)"
+                      if module.track_running_stats else
+                      "it keeps no running statistics (track_running_stats=False), so even model.eval() does not "
+                      "help: the per-example NTK of such a network is not defined")
             raise ValueError(
                 f"{type(module).__name__} ({name}) normalises with batch statistics, so one example's outputs "
-                "depend on the others and per-example Jacobians are undefined; call model.eval() "
-                "(a batch norm with running statistics then acts example by example)")
+                f"depend on the others and per-example Jacobians are undefined; {remedy}")
     return p.dtype, p.device
 
 
