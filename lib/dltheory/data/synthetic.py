@@ -265,9 +265,13 @@ def clustered(
     pairwise at least :math:`\\delta` apart (stronger than Li & Liang, who
     separate only clusters of different classes). Hence the supports of
     different clusters are at least :math:`(1 - 2\\lambda_r)\\delta` apart and each
-    has diameter :math:`2\\lambda_r\\delta`. The default
-    :math:`\\lambda_r = 1/(16 l)` gives diameter :math:`\\delta/(8l)`, Li & Liang's
-    condition :math:`\\operatorname{diam} \\le \\lambda\\delta` with :math:`\\lambda = 1/(8l)`.
+    has diameter :math:`2\\lambda_r\\delta`. Li & Liang ask for
+    :math:`\\operatorname{diam} \\le \\lambda\\delta'` with :math:`\\lambda \\le 1/(8l)`,
+    :math:`\\delta'` the distance between supports. The default
+    :math:`\\lambda_r = 1/(16 l)` gives diameter :math:`\\delta/(8l)`, which is
+    :math:`\\delta'/(8l - 1)`: a hair above their bound in the worst case (pairs of
+    centres exactly :math:`\\delta` apart); ``spread`` :math:`\\le 1/(16l + 2)`
+    meets it for every pair.
 
     Points are uniform in their ball; the ``n`` points are spread over the
     :math:`kl` clusters as evenly as possible (cluster ``c`` gets ``n // kl`` or one
