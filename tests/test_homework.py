@@ -111,3 +111,12 @@ def test_student_line_points_into_the_students_code_even_behind_a_wrapper():
             assert student_line(err, fn).endswith("`return a @ a  # the line to report`")
         else:
             raise AssertionError("the product should have failed")
+
+
+def test_a_one_element_answer_counts_as_the_number_it_holds():
+    assert homework.compare(torch.tensor([0.5]), 0.5).passed
+    assert homework.compare(np.array([[0.5]]), 0.5).passed
+    assert not homework.compare(torch.tensor([0.5, 0.5]), 0.5).passed
+    assert not homework.compare(torch.tensor([0.5]), np.array([0.5, 0.5])).passed
+    from dltheory.homework.core import named_mistake
+    assert named_mistake(torch.tensor([2.0]), {"the double": 2.0}) == "it looks like the double."

@@ -37,15 +37,6 @@ def _reference(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
     return bounds.normalized_margins(model, X, y).min().item()
 
 
-def _as_scalar(answer):
-    """A one-element tensor or array counts as the number it holds."""
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        return answer.detach().reshape(())
-    if isinstance(answer, np.ndarray) and answer.size == 1:
-        return answer.reshape(())
-    return answer
-
-
 def _mistakes(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dict[str, np.ndarray]:
     """What the typical wrong answers compute, with the explanation to give for each."""
     with torch.no_grad():
@@ -99,7 +90,7 @@ def check_normalized_margin(fn: Callable[[nn.Module, torch.Tensor, torch.Tensor]
     for i, (model, X, y) in enumerate(cases, start=1):
         depth = len(bounds.layer_weights(model))
         try:
-            answer = _as_scalar(fn(model, X, y))
+            answer = fn(model, X, y)
         except NotImplementedError:
             return Feedback(False, f"{name} is not implemented yet. Hint: {HINT}")
         except Exception as err:  # the student's code failed: explain, don't re-raise

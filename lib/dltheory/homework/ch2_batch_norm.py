@@ -106,14 +106,6 @@ def _mistakes(model: nn.Module, loss_fn: Callable, X, y, steps: Sequence[float],
 
 
 
-def _as_number(answer):
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        return answer.detach().reshape(())
-    if isinstance(answer, np.ndarray) and answer.size == 1:
-        return answer.reshape(())
-    return answer
-
-
 def check_loss_range(fn: Callable) -> Feedback:
     """Check an implementation of ``loss_range(model, loss_fn, X, y, step_sizes)``.
 
@@ -137,7 +129,7 @@ def check_loss_range(fn: Callable) -> Feedback:
         reference = landscape_probe(model, loss_fn, X, y, steps, gradients=False).loss_range
         mistakes = _mistakes(model, loss_fn, X, y, steps, stale)
         try:
-            answer = _as_number(fn(model, loss_fn, X, y, list(steps)))
+            answer = fn(model, loss_fn, X, y, list(steps))
         except NotImplementedError:
             return Feedback(False, f"{name} is not implemented yet. Hint: {HINT}")
         except Exception as err:  # the student's code failed: explain, don't re-raise

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
-import numpy as np
 import torch
 
 from .. import activation_patterns
@@ -65,21 +63,6 @@ def _mistakes(W0: torch.Tensor, W: torch.Tensor, X: torch.Tensor) -> dict[str, f
     }
 
 
-def _scalar(fn: Callable) -> Callable:
-    """Call ``fn``; a one-element tensor or array counts as the number it holds."""
-
-    @functools.wraps(fn)
-    def wrapped(*args):
-        answer = fn(*args)
-        if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-            return answer.detach().reshape(()).double()
-        if isinstance(answer, np.ndarray) and answer.size == 1:
-            return answer.reshape(()).astype(np.float64)
-        return answer
-
-    return wrapped
-
-
 def check_flip_fraction(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], float]) -> Feedback:
     """Check an implementation of ``flip_fraction(W0, W, X)``.
 
@@ -95,5 +78,5 @@ def check_flip_fraction(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
     dividing by the wrong count, comparing signs of weights instead of
     pre-activations, and letting switches on and off cancel.
     """
-    return check_function(_scalar(fn), _reference, _cases(), name=getattr(fn, "__name__", "flip_fraction"),
+    return check_function(fn, _reference, _cases(), name=getattr(fn, "__name__", "flip_fraction"),
                           hint=HINT, rtol=1e-6, mistakes=_mistakes)

@@ -50,12 +50,17 @@ def _to_numpy(x) -> np.ndarray | None:
     return None
 
 
+def _as_reference_shape(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A one-element array counts as the number it holds when a number is expected."""
+    return value.reshape(()) if shape == () and value.size == 1 else value
+
+
 def compare(answer, reference, *, name: str = "your answer", rtol: float = 1e-6, atol: float = 1e-9) -> Feedback:
     """Compare an array-like answer with the reference and explain any difference.
 
     Checks, in order: that the answer is given at all (not ``None`` or ``...``), is
     a real number/array/tensor, has a dtype that can hold the answer, its shape
-    (recognising a transpose), NaN/inf, closeness within ``rtol``/``atol``, and
+    (recognising a transpose; a one-element tensor or array counts as a number), NaN/inf, closeness within ``rtol``/``atol``, and
     for a wrong answer whether it is the reference up to sign or a constant factor.
     """
     if answer is None:
@@ -69,6 +74,7 @@ def compare(answer, reference, *, name: str = "your answer", rtol: float = 1e-6,
         raise TypeError(f"reference must be array-like, got {type(reference).__name__}")
     if ans.dtype.kind not in "biuf":
         return Feedback(False, f"{name} has dtype {ans.dtype}; a number or a real array is expected.")
+    ans = _as_reference_shape(ans, ref.shape)
     if ans.dtype.kind in "biu" and ref.dtype.kind == "f" and not np.allclose(ref, np.round(ref)):
         return Feedback(False, f"{name} has an integer dtype ({ans.dtype}) but the answer is not integral: "
                                "did an integer division or a cast to int drop the fractional part?")
@@ -105,7 +111,8 @@ def named_mistake(answer, mistakes: Mapping[str, object], *, rtol: float = 1e-6,
     value = value.astype(np.float64)
     for text, wrong in mistakes.items():
         wrong = _to_numpy(wrong)
-        if value.shape == wrong.shape and np.allclose(value, wrong, rtol=rtol, atol=atol):
+        candidate = _as_reference_shape(value, wrong.shape)
+        if candidate.shape == wrong.shape and np.allclose(candidate, wrong, rtol=rtol, atol=atol):
             return "it looks like " + text + "."
     return None
 
