@@ -123,6 +123,15 @@ def _alpha(alpha) -> float:
     return check_real(alpha, "alpha", min=0.0, max=1.0)
 
 
+def _sgd_inputs(X, y, W0, a, alpha, eta) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """The checked inputs of an SGD run: data, one starting matrix (a private copy), slope and step."""
+    X, y = _data(X, y)
+    W, a = _weights(W0, a, X.shape[1])
+    if W.ndim != 2:
+        raise ValueError(f"W0 must be one weight matrix (m, d), got shape {W.shape}")
+    return X, y, W, a, _alpha(alpha), check_real(eta, "eta", min=0.0, min_open=True)
+
+
 def _sigma(z: np.ndarray, alpha: float) -> np.ndarray:
     return np.maximum(z, alpha * z)  # max(z, alpha z) is the leaky ReLU for alpha <= 1
 
@@ -300,12 +309,7 @@ def hinge_sgd(X, y, W0, a, *, alpha: float, eta: float, seed: int = 0, max_epoch
     max_epochs
         Stop after this many epochs even if updates continue (``converged`` is then False).
     """
-    X, y = _data(X, y)
-    W, a = _weights(W0, a, X.shape[1])
-    if W.ndim != 2:
-        raise ValueError(f"W0 must be one weight matrix (m, d), got shape {W.shape}")
-    alpha = _alpha(alpha)
-    eta = check_real(eta, "eta", min=0.0, min_open=True)
+    X, y, W, a, alpha, eta = _sgd_inputs(X, y, W0, a, alpha, eta)
     max_epochs = check_int(max_epochs, "max_epochs", min=1)
     rng = np.random.default_rng(check_seed(seed))
     n = len(y)
@@ -350,12 +354,7 @@ def replay_updates(W0, a, X, y, *, alpha: float, eta: float) -> np.ndarray:
     compression scheme of size :math:`M` (Brutzkus et al. 2018, sec. 5;
     :func:`dltheory.bounds.compression_bound`).
     """
-    X, y = _data(X, y)
-    W, a = _weights(W0, a, X.shape[1])
-    if W.ndim != 2:
-        raise ValueError(f"W0 must be one weight matrix (m, d), got shape {W.shape}")
-    alpha = _alpha(alpha)
-    eta = check_real(eta, "eta", min=0.0, min_open=True)
+    X, y, W, a, alpha, eta = _sgd_inputs(X, y, W0, a, alpha, eta)
     for x, label in zip(X, y):
         z = W @ x
         if label * (_sigma(z, alpha) @ a) < 1:
