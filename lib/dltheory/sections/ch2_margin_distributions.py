@@ -192,9 +192,7 @@ def train_labelling(X_train, y_train, X_test, y_test, *, widths: Sequence[int], 
     init = copy.deepcopy(model)
     history = fit(model, X_train, y_train, loss="ce",
                   optimizer=functools.partial(torch.optim.SGD, lr=lr, momentum=momentum), steps=steps,
-                  batch_size=batch_size, seed=seed, record_every=steps)
-    with torch.no_grad():
-        predicted = model(X_test).argmax(1)
-    test_accuracy = (predicted == torch.as_tensor(y_test, device=predicted.device)).double().mean().item()
+                  batch_size=batch_size, seed=seed, record_every=steps, eval_data=(X_test, y_test))
     return {"model": model, "init": init, "history": history,
-            "train_accuracy": float(history["train_accuracy"][-1]), "test_accuracy": test_accuracy}
+            "train_accuracy": float(history["train_accuracy"][-1]),
+            "test_accuracy": float(history["eval_accuracy"][-1])}
