@@ -32,7 +32,8 @@ from .. import losses
 from .._checks import check_int, check_module, check_real, check_seed, check_tensor
 from ..bounds import output_margins
 from .history import record_points
-from .optim import SGLD, make_optimizer
+from .fit import _optimizer as build_optimizer
+from .optim import SGLD
 
 __all__ = ["fit_ensemble", "EnsembleHistory", "ELEMENTWISE_OPTIMIZERS"]
 
@@ -89,30 +90,16 @@ def _ensemble_size(model: nn.Module) -> int:
 
 
 def _optimizer(optimizer, model: nn.Module, lr, weight_decay: float, seed: int) -> torch.optim.Optimizer:
-    if isinstance(optimizer, str):
-        if optimizer not in _PRESETS:
-            raise ValueError(f"fit_ensemble trains on the full batch with the presets {list(_PRESETS)}, got "
-                             f"{optimizer!r}; pass any other elementwise optimizer as a factory, e.g. "
-                             "functools.partial(torch.optim.RMSprop, lr=0.01)")
-        if lr is None:
-            raise ValueError(f"the preset {optimizer!r} needs a step size: pass lr=")
-        return make_optimizer(optimizer, model, lr=lr, weight_decay=weight_decay, seed=seed)
-    if lr is not None or weight_decay:
-        raise ValueError("lr and weight_decay go with a preset name; set them on the optimizer you pass")
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        if not callable(optimizer):
-            raise TypeError(f"optimizer must be one of {list(_PRESETS)}, a torch.optim.Optimizer or a factory "
-                            f"params -> Optimizer, got {type(optimizer).__name__}")
-        optimizer = optimizer([p for p in model.parameters() if p.requires_grad])
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"the optimizer factory returned a {type(optimizer).__name__}, not a torch.optim.Optimizer")
+    """:func:`dltheory.train.fit`'s optimizer, restricted to full-batch presets and element-wise updates."""
+    if isinstance(optimizer, str) and optimizer not in _PRESETS:
+        raise ValueError(f"fit_ensemble trains on the full batch with the presets {list(_PRESETS)}, got "
+                         f"{optimizer!r}; pass any other elementwise optimizer as a factory, e.g. "
+                         "functools.partial(torch.optim.RMSprop, lr=0.01)")
+    optimizer, _ = build_optimizer(optimizer, model, lr, weight_decay, seed)
     if not isinstance(optimizer, ELEMENTWISE_OPTIMIZERS):
         raise ValueError(f"{type(optimizer).__name__} couples the coordinates of the parameters, so it would couple "
                          "the members of the ensemble; use one of "
                          f"{[c.__name__ for c in ELEMENTWISE_OPTIMIZERS]}")
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    if not {id(p) for p in params} <= {id(p) for p in model.parameters()}:
-        raise ValueError("the optimizer holds tensors that are not parameters of the model")
     return optimizer
 
 
