@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from dltheory import models
 from dltheory.models import ACTIVATIONS, NTKLinear, mlp, mlp_parameter_count
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -487,3 +488,13 @@ def test_width_for_budget_ties_and_errors():
         width_for_budget(3, 10)
     with pytest.raises(ValueError, match="no width up to"):
         width_for_budget(lambda w: 0, 10, max_width=64)
+
+
+def test_square_activation_two_layer_is_a_quadratic_form():
+    # f(x) = sum_j a_j (w_j.x)^2 = x^T W^T diag(a) W x, checked in numpy.
+    net = models.two_layer(4, 6, activation="square", outer="trainable", seed=1, dtype=F64)
+    X = torch.randn(5, 4, dtype=F64, generator=torch.Generator().manual_seed(0))
+    W = net[0].weight.detach().numpy()
+    a = net[2].weight.detach().numpy().ravel()
+    expected = np.einsum("ni,ji,j,jk,nk->n", X.numpy(), W, a, W, X.numpy())
+    np.testing.assert_allclose(net(X).detach().numpy().ravel(), expected, rtol=1e-12)

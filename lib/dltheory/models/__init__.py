@@ -23,13 +23,13 @@ from that seed, without touching the global generators, and then moves them to
 from .budget import ARCHITECTURES, build, free_width
 from .dense import HOMOGENEOUS, DenseLayer, DenseLayers, dense_layers
 from .local import LocallyConnected2d, TreeNetwork, tree_parameter_count
-from .mlp import ACTIVATIONS, INITS, NORMS, NTKLinear, count_parameters, mlp, mlp_parameter_count, width_for_budget
+from .mlp import ACTIVATIONS, INITS, NORMS, NTKLinear, Square, count_parameters, mlp, mlp_parameter_count, width_for_budget
 from .normalization import NoisyBatchNorm, frozen_noise
 from .tied import PairNetwork, square_wave_labels, square_wave_network
 from .two_layer import OUTER_LAYERS, two_layer
 
 __all__ = [
-    "ACTIVATIONS", "NORMS", "INITS", "NTKLinear", "mlp", "count_parameters", "mlp_parameter_count",
+    "ACTIVATIONS", "NORMS", "INITS", "NTKLinear", "Square", "mlp", "count_parameters", "mlp_parameter_count",
     "width_for_budget", "NoisyBatchNorm", "frozen_noise",
     "OUTER_LAYERS", "two_layer",
     "PairNetwork", "square_wave_network", "square_wave_labels",

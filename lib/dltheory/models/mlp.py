@@ -31,17 +31,35 @@ from .._checks import (check_bool, check_choice, check_device, check_dtype, chec
                        check_seed)
 from .normalization import NoisyBatchNorm, batch_norm, layer_seed
 
-__all__ = ["NTKLinear", "mlp", "ACTIVATIONS", "NORMS", "INITS", "count_parameters", "mlp_parameter_count",
+__all__ = ["NTKLinear", "Square", "mlp", "ACTIVATIONS", "NORMS", "INITS", "count_parameters", "mlp_parameter_count",
            "width_for_budget"]
 
 M = TypeVar("M", bound=nn.Module)
 
+
+
+class Square(nn.Module):
+    """The quadratic activation :math:`\\sigma(z) = z^2`, element-wise.
+
+    A two-layer network :math:`f(x) = \\sum_j a_j (w_j^\\top x)^2 =
+    x^\\top W^\\top \\operatorname{diag}(a) W x` is a quadratic form in
+    :math:`x`, which is what makes its landscape analysable (Livni,
+    Shalev-Shwartz, Shamir 2014; Du & Lee 2018, "On the power of
+    over-parametrization in neural networks with quadratic activation").
+    """
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z.square()
+
+
+#: The activations :func:`mlp` and :func:`dltheory.models.two_layer` accept, by name.
 ACTIVATIONS = {
     "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU,
     "tanh": nn.Tanh,
     "softplus": nn.Softplus,
     "identity": nn.Identity,
+    "square": Square,
 }
 
 #: The normalisations :func:`mlp` can put before each hidden activation.
