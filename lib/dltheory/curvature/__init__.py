@@ -23,6 +23,10 @@ callable ``loss(outputs, targets) -> scalar``. :math:`P` is the number of parame
 * :func:`hessian_trace`: Hutchinson's estimator of :math:`\\operatorname{tr} H`.
 * :func:`slq_quadrature`, :func:`spectral_density`: the eigenvalue density by
   stochastic Lanczos quadrature (Ghorbani, Krishnan, Xiao 2019).
+* :func:`function_hessian`, :func:`function_hvp`, :func:`function_eigenpairs`
+  (:mod:`~dltheory.curvature.functions`): the same for a plain function of a vector
+  :math:`f(\\theta)`, and :class:`FunctionModel`, which makes such a function a model
+  that :func:`dltheory.train.fit` can train.
 
 The tests check every routine against independent computations: autograd's dense
 Hessian, finite differences, ``torch.linalg.eigvalsh``, exact traces and, for the
@@ -50,6 +54,8 @@ bar when asked to (``progress=``; by default at full scale only).
 """
 
 from .eigenpairs import Eigenpairs, lanczos, top_eigenvalues
+from .functions import (DUMMY_X, DUMMY_Y, FunctionModel, function_eigenpairs, function_gradient, function_hessian,
+                        function_hvp, function_value)
 from .products import gauss_newton, gnvp, hessian, hvp, linear_operator
 from .spectrum import Quadrature, SpectralDensity, TraceEstimate, hessian_trace, slq_quadrature, spectral_density
 
@@ -68,4 +74,12 @@ __all__ = [
     "TraceEstimate",
     "Quadrature",
     "SpectralDensity",
+    "function_gradient",
+    "function_hvp",
+    "function_hessian",
+    "function_eigenpairs",
+    "FunctionModel",
+    "function_value",
+    "DUMMY_X",
+    "DUMMY_Y",
 ]
