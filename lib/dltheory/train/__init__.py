@@ -12,6 +12,8 @@ and resume from them bit for bit.
 :data:`PRESETS`             ``gd``, ``sgd``, ``adam``, ``sgld``, ``ggn``, ``normalized_gd``
                             (:func:`make_optimizer`; updates in :mod:`dltheory.train.optim`)
 :class:`SGLD`               stochastic gradient Langevin dynamics, a ``torch.optim.SGD``
+:class:`PerturbedGD`        gradient descent with a random kick where the gradient is small
+                            (Jin et al. 2017), to escape strict saddles
 :class:`GramGaussNewton`    Gram-Gauss-Newton, a :class:`BatchOptimizer`
 :class:`History`            the tidy record; :func:`log_spaced_steps` for ``record_at``
 :func:`fit_ensemble`        S seeds of one batched model trained at once, full batch
@@ -31,10 +33,10 @@ from .ensemble import ELEMENTWISE_OPTIMIZERS, EnsembleHistory, fit_ensemble
 from .fit import Callback, StepInfo, fit
 from .history import History, log_spaced_steps, record_points
 from .optim import (DEFAULT_TEMPERATURE, GGN_RELATIVE_DAMPING, PRESETS, SGLD, BatchOptimizer, GramGaussNewton,
-                    make_optimizer)
+                    PerturbedGD, make_optimizer)
 
 __all__ = [
     "fit", "Callback", "StepInfo", "History", "log_spaced_steps", "record_points",
-    "PRESETS", "make_optimizer", "SGLD", "BatchOptimizer", "GramGaussNewton", "DEFAULT_TEMPERATURE",
+    "PRESETS", "make_optimizer", "SGLD", "PerturbedGD", "BatchOptimizer", "GramGaussNewton", "DEFAULT_TEMPERATURE",
     "GGN_RELATIVE_DAMPING", "fit_ensemble", "EnsembleHistory", "ELEMENTWISE_OPTIMIZERS",
 ]

@@ -19,6 +19,9 @@ preset             optimizer
 
 :func:`make_optimizer` builds a preset; :func:`dltheory.train.fit` also takes
 any ``torch.optim.Optimizer``, or a :class:`BatchOptimizer`.
+:class:`PerturbedGD` (Jin et al. 2017) is no preset, because its radius and
+thresholds depend on the problem: pass it as a factory,
+``functools.partial(PerturbedGD, lr=..., radius=..., grad_threshold=...)``.
 """
 
 from __future__ import annotations
@@ -30,11 +33,11 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from .._checks import check_choice, check_real, check_seed
+from .._checks import check_choice, check_int, check_real, check_seed
 from ..ntk import empirical_ntk
 
-__all__ = ["PRESETS", "make_optimizer", "SGLD", "BatchOptimizer", "GramGaussNewton", "DEFAULT_TEMPERATURE",
-           "GGN_RELATIVE_DAMPING"]
+__all__ = ["PRESETS", "make_optimizer", "SGLD", "PerturbedGD", "BatchOptimizer", "GramGaussNewton",
+           "DEFAULT_TEMPERATURE", "GGN_RELATIVE_DAMPING"]
 
 #: The optimizers :func:`make_optimizer` builds by name.
 PRESETS = ("gd", "sgd", "adam", "sgld", "ggn", "normalized_gd")
@@ -136,6 +139,157 @@ class SGLD(torch.optim.SGD):
             device = torch.device(name)
             self._generators[device] = torch.Generator(device=device)
             self._generators[device].set_state(gen_state)
+
+
+class PerturbedGD(torch.optim.SGD):
+    """Perturbed gradient descent (Jin, Ge, Netrapalli, Kakade, Jordan 2017, Algorithm 2 without its stopping rule).
+
+    Gradient descent, :math:`w \\leftarrow w - \\eta(\\nabla L(w) + \\lambda_{wd} w)`,
+    except that when the gradient is small, :math:`\\lVert\\nabla L(w_t) + \\lambda_{wd}
+    w_t\\rVert \\le g_{\\text{thres}}`, and no perturbation was made in the last
+    :math:`t_{\\text{thres}}` steps, the point is first moved by
+    :math:`\\xi \\sim \\operatorname{Uniform}(B(0, r))`, a point drawn uniformly from the
+    ball of radius :math:`r` in the space of all trainable parameters together, and
+    the step is then taken from there with the gradient at the perturbed point,
+    as in the paper. Near a strict saddle (:math:`\\lambda_{\\min}(\\nabla^2 L) < 0`)
+    the perturbation has a component along the escape directions with
+    probability one, which gradient descent then amplifies; near a local
+    minimum it is contracted away. Jin et al. show that with
+    :math:`r, g_{\\text{thres}}, t_{\\text{thres}}` set from the smoothness constants
+    the method reaches an :math:`\\varepsilon`-second-order stationary point in
+    :math:`\\tilde O(1/\\varepsilon^2)` steps, almost dimension-free. Plain gradient
+    descent started *on* a saddle (or on its stable manifold) never leaves it.
+
+    Jin et al.'s stopping rule is kept as an option: with ``value_threshold``
+    :math:`f_{\\text{thres}}`, if the objective has decreased by less than
+    :math:`f_{\\text{thres}}` in the ``interval`` steps after a perturbation, the
+    point before it was (approximately) a local minimum. The paper then returns
+    that point; here the perturbations stop (:attr:`stopped_at` records the step)
+    and gradient descent carries on, which near a minimum brings it back.
+
+    The step numbers of the perturbations (counted from 1, as :func:`dltheory.train.fit`
+    counts updates) are kept in :attr:`perturbations`. The noise comes from a
+    ``torch.Generator`` per device seeded with ``seed``; its state, the step
+    count and the perturbation record are part of :meth:`state_dict`, so a
+    checkpointed run resumes bit for bit. The step needs the closure that
+    :func:`dltheory.train.fit` passes (to evaluate the gradient again after a
+    perturbation).
+
+    Parameters
+    ----------
+    params
+        Parameters or parameter groups, as for any ``torch.optim`` optimizer.
+    lr
+        :math:`\\eta > 0`.
+    radius
+        :math:`r > 0`, the radius of the ball the perturbation is drawn from.
+    grad_threshold
+        :math:`g_{\\text{thres}} \\ge 0`: perturb when the gradient norm is at most this.
+    interval
+        :math:`t_{\\text{thres}} \\ge 0`: the fewest steps between two perturbations
+        (default 100).
+    value_threshold
+        :math:`f_{\\text{thres}} \\ge 0` of the stopping rule, or ``None`` (default:
+        never stop perturbing).
+    weight_decay
+        :math:`\\lambda_{wd} \\ge 0`.
+    seed
+        Seed of the noise generators.
+    """
+
+    def __init__(self, params: Iterable, lr: float, *, radius: float, grad_threshold: float, interval: int = 100,
+                 value_threshold: float | None = None, weight_decay: float = 0.0, seed: int = 0) -> None:
+        lr = check_real(lr, "lr", min=0.0, min_open=True)
+        weight_decay = check_real(weight_decay, "weight_decay", min=0.0)
+        super().__init__(params, lr=lr, weight_decay=weight_decay)
+        self.defaults["radius"] = check_real(radius, "radius", min=0.0, min_open=True)
+        self.defaults["grad_threshold"] = check_real(grad_threshold, "grad_threshold", min=0.0)
+        self.defaults["interval"] = check_int(interval, "interval", min=0)
+        self.defaults["value_threshold"] = check_real(value_threshold, "value_threshold", min=0.0, allow_none=True)
+        self.seed = check_seed(seed)
+        self._generators: dict[torch.device, torch.Generator] = {}
+        self.steps_taken = 0
+        self.perturbations: list[int] = []
+        self.stopped_at: int | None = None
+        self._value_before: float | None = None  # the objective just before the last perturbation
+
+    def _generator(self, device: torch.device) -> torch.Generator:
+        if device not in self._generators:
+            self._generators[device] = torch.Generator(device=device).manual_seed(self.seed)
+        return self._generators[device]
+
+    def _trainable(self) -> list[tuple[torch.Tensor, float]]:
+        return [(p, group["weight_decay"]) for group in self.param_groups for p in group["params"]
+                if p.grad is not None]
+
+    def _gradient_norm(self) -> float:
+        total = 0.0
+        for p, wd in self._trainable():
+            g = p.grad if wd == 0 else p.grad + wd * p
+            total += float(g.detach().pow(2).sum())
+        return math.sqrt(total)
+
+    @torch.no_grad()
+    def _perturb(self) -> None:
+        """Add a point drawn uniformly from the ball of radius ``radius`` (all parameters together)."""
+        params = [p for p, _ in self._trainable()]
+        noise = [torch.randn(p.shape, generator=self._generator(p.device), device=p.device, dtype=p.dtype)
+                 for p in params]
+        norm = math.sqrt(sum(float(z.pow(2).sum()) for z in noise))
+        P = sum(p.numel() for p in params)
+        u = torch.rand((), generator=self._generator(params[0].device), device=params[0].device,
+                       dtype=params[0].dtype).item()
+        scale = self.defaults["radius"] * u ** (1.0 / P) / norm  # uniform in the ball: radius r U^(1/P)
+        for p, z in zip(params, noise):
+            p.add_(z, alpha=scale)
+
+    def step(self, closure=None):
+        """Evaluate the gradient with ``closure``; perturb if it is small (and allowed); take the step."""
+        if closure is None:
+            raise ValueError("PerturbedGD.step needs the closure that evaluates the objective and its gradient "
+                             "(dltheory.train.fit passes it)")
+        with torch.enable_grad():
+            loss = closure()
+        self.steps_taken += 1
+        last = self.perturbations[-1] if self.perturbations else None
+        f_thres = self.defaults["value_threshold"]
+        if (f_thres is not None and last is not None and self.stopped_at is None
+                and self.steps_taken - last == self.defaults["interval"]
+                and float(loss.detach()) - self._value_before > -f_thres):
+            self.stopped_at = self.steps_taken
+        if (self.stopped_at is None and self._gradient_norm() <= self.defaults["grad_threshold"]
+                and (last is None or self.steps_taken - last > self.defaults["interval"])):
+            self._value_before = float(loss.detach())
+            self._perturb()
+            self.perturbations.append(self.steps_taken)
+            with torch.enable_grad():
+                loss = closure()
+        super().step()
+        return loss
+
+    def state_dict(self) -> dict:
+        """``torch.optim.SGD``'s state, the noise generators, the step count and the perturbations."""
+        state = super().state_dict()
+        state["noise"] = {str(device): gen.get_state() for device, gen in self._generators.items()}
+        state["perturbed"] = {"steps_taken": self.steps_taken, "perturbations": list(self.perturbations),
+                              "stopped_at": self.stopped_at, "value_before": self._value_before}
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        noise = state_dict.pop("noise", {})
+        perturbed = state_dict.pop("perturbed", {"steps_taken": 0, "perturbations": [], "stopped_at": None,
+                                                 "value_before": None})
+        super().load_state_dict(state_dict)
+        self._generators = {}
+        for name, gen_state in noise.items():
+            device = torch.device(name)
+            self._generators[device] = torch.Generator(device=device)
+            self._generators[device].set_state(gen_state)
+        self.steps_taken = int(perturbed["steps_taken"])
+        self.perturbations = [int(t) for t in perturbed["perturbations"]]
+        self.stopped_at = perturbed["stopped_at"]
+        self._value_before = perturbed["value_before"]
 
 
 class BatchOptimizer(abc.ABC):
