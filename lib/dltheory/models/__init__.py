@@ -4,7 +4,12 @@
 :func:`mlp`, :class:`NTKLinear`  multilayer perceptrons in standard or NTK parametrisation, with
                                  He initialisation and (noisy) batch normalisation as options
 :class:`NoisyBatchNorm`          batch normalisation followed by a random per-step shift and scale
-:func:`two_layer`                two-layer networks with a fixed or trained outer layer
+:func:`two_layer`                two-layer networks with a fixed or trained outer layer; the
+                                 quadratic activation :class:`Square` is ``activation="square"``
+:class:`CircularConvLinear`      linear networks of circular convolutions, a fully connected
+                                 :class:`FullyConnectedLinear` baseline, and their Fourier
+                                 concentration (:func:`fourier_concentration`)
+:class:`SymmetricFactorization`  the matrix :math:`UU^\\top` as a model (matrix sensing)
 :class:`PairNetwork`             S width-2 ReLU networks (negatively tied or not) as one batched model;
                                  :func:`square_wave_network`, the hand-built square wave
 :class:`LocallyConnected2d`      a convolution's shape with its own filter at every location
@@ -22,6 +27,7 @@ from that seed, without touching the global generators, and then moves them to
 
 from .budget import ARCHITECTURES, build, free_width
 from .dense import HOMOGENEOUS, DenseLayer, DenseLayers, dense_layers
+from .linear_nets import CircularConvLinear, FullyConnectedLinear, SymmetricFactorization, fourier_concentration
 from .local import LocallyConnected2d, TreeNetwork, tree_parameter_count
 from .mlp import ACTIVATIONS, INITS, NORMS, NTKLinear, Square, count_parameters, mlp, mlp_parameter_count, width_for_budget
 from .normalization import NoisyBatchNorm, frozen_noise
@@ -36,4 +42,5 @@ __all__ = [
     "LocallyConnected2d", "TreeNetwork", "tree_parameter_count",
     "ARCHITECTURES", "build", "free_width",
     "HOMOGENEOUS", "DenseLayer", "DenseLayers", "dense_layers",
+    "CircularConvLinear", "FullyConnectedLinear", "SymmetricFactorization", "fourier_concentration",
 ]
