@@ -22,6 +22,8 @@ synthetic                   what it is
 :func:`square_wave`         a 1-d square wave on an interval (deck 2, weight tying)
 :func:`sawtooth`            the tent map iterated k times (Telgarsky 2016)
 :func:`two_clusters`        two Gaussian blobs with labels :math:`\\pm 1`
+:func:`sparse_parity`       the hypercube with the parity of a few coordinates (Wei et al. 2019)
+:func:`matrix_sensing`      Gaussian measurements of a low-rank PSD matrix (Gunasekar et al. 2017)
 ==========================  ===========================================================
 
 Real data: :func:`digits` and :func:`diabetes` (scikit-learn's bundled copies),
@@ -35,15 +37,19 @@ scikit-learn's ``train_test_split``), :func:`standardize`, :func:`select_classes
 Where downloads go: ``root`` if given, else ``$DLT_DATA_DIR``, else
 ``~/.cache/dltheory``.
 
-Modules: :mod:`~dltheory.data.synthetic` (the generators above but the tree),
+Modules: :mod:`~dltheory.data.synthetic` (the first seven generators above),
 :mod:`~dltheory.data.compositional` (the binary tree), :mod:`~dltheory.data.real`
-(the real data), :mod:`~dltheory.data.labels` (the helpers); every name is
+(the real data), :mod:`~dltheory.data.labels` (the helpers),
+:mod:`~dltheory.data.boolean` (parities) and :mod:`~dltheory.data.sensing` (matrix
+sensing); every name is
 re-exported here, so ``dltheory.data.<name>`` is the public path.
 """
 
+from .boolean import sparse_parity
 from .compositional import CONSTITUENTS, binary_tree, binary_tree_levels, binary_tree_target, node_phases
 from .labels import INPUT_RANDOMIZATIONS, corrupt_labels, randomize_inputs, select_classes, split, standardize
 from .real import DataFallbackWarning, cifar10, diabetes, digits, mnist, mnist1d, shipped_mnist_path
+from .sensing import matrix_sensing
 from .synthetic import clustered, sawtooth, separable, square_wave, square_wave_target, teacher, tent_map, two_clusters
 
 __all__ = [
@@ -51,4 +57,5 @@ __all__ = [
     "binary_tree", "binary_tree_target", "binary_tree_levels", "node_phases", "CONSTITUENTS",
     "digits", "diabetes", "mnist1d", "mnist", "cifar10", "shipped_mnist_path", "DataFallbackWarning",
     "corrupt_labels", "randomize_inputs", "INPUT_RANDOMIZATIONS", "split", "standardize", "select_classes",
+    "sparse_parity", "matrix_sensing",
 ]
