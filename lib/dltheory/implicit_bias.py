@@ -20,20 +20,33 @@ starts at once, optionally with a ridge term switched on late.
 :func:`angle_between`         the angle between two vectors, accurate for tiny angles
 :func:`exp_loss_gd`           gradient descent on the exponential loss from several starts
 :func:`exp_loss_hessian`      the Hessian of the exponential loss (plus ridge), in closed form
+:func:`smoothed_margin`       Lyu and Li's smoothed normalised margin of a homogeneous model
+:func:`kkt_residual`          how far a homogeneous model is from a KKT point of the max-margin problem
 ============================  ==============================================================
+
+For homogeneous networks (:math:`f(c\\theta; x) = c^L f(\\theta; x)`, e.g.
+bias-free ReLU networks of depth :math:`L`), Lyu and Li (2020) prove that
+after the training loss falls below :math:`\\ell(0)` gradient flow and
+gradient descent increase a smoothed normalised margin and converge in
+direction to a KKT point of :math:`\\min \\frac12\\lVert\\theta\\rVert^2` s.t.
+:math:`y_i f(\\theta; x_i) \\ge 1`; :func:`smoothed_margin` and
+:func:`kkt_residual` measure both.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
+from torch import nn
 
-from ._checks import check_int, check_real, check_sign_labels
+from ._checks import check_int, check_module, check_real, check_sign_labels
 
 __all__ = ["max_margin_direction", "regularized_minimizer", "angle_between", "exp_loss_gd",
-           "exp_loss_hessian"]
+           "exp_loss_hessian", "smoothed_margin", "KKTResidual", "kkt_residual"]
 
 
 def _numpy64(a, name: str) -> np.ndarray:
@@ -280,3 +293,127 @@ def exp_loss_hessian(X, y, w, lam: float = 0.0) -> torch.Tensor:
         raise ValueError(f"w has {w.shape[0]} entries but the inputs have {X.shape[1]} features")
     e = np.exp(-(y[:, None] * X) @ w)
     return torch.from_numpy((X.T * e) @ X / X.shape[0] + lam * np.eye(X.shape[1]))
+
+
+def smoothed_margin(margins, param_norm, degree: int, loss: str = "exp") -> float:
+    """Lyu and Li's smoothed normalised margin of an :math:`L`-homogeneous model.
+
+    With the margins :math:`q_i = y_i f(\\theta; x_i)`, the *summed* loss
+    :math:`\\mathcal L = \\sum_i \\ell(q_i)` and :math:`\\rho = \\lVert\\theta\\rVert_2`,
+
+    .. math::  \\tilde\\gamma = \\frac{\\log(1/\\mathcal L)}{\\rho^L} \\ \\ (\\ell(q) = e^{-q}), \\qquad
+               \\tilde\\gamma = \\frac{-\\log(e^{\\mathcal L} - 1)}{\\rho^L} \\ \\ (\\ell(q) = \\log(1 + e^{-q})),
+
+    Lyu and Li (2020, sec. 4, the definition of :math:`\\tilde\\gamma` with
+    :math:`g = f^{-1}`, :math:`\\ell = e^{-f}`). Once :math:`\\mathcal L < \\ell(0)`
+    every example is classified correctly and :math:`\\tilde\\gamma` is positive;
+    from then on it is non-decreasing along gradient flow, and along gradient
+    descent with small enough steps (their monotonicity results), and it
+    bounds the normalised margin :math:`\\min_i q_i/\\rho^L` from below, with a
+    gap :math:`O(\\log n/\\rho^L)`. Computed stably (``logsumexp``) in float64.
+
+    Parameters
+    ----------
+    margins
+        ``(n,)`` margins :math:`q_i`.
+    param_norm
+        :math:`\\rho > 0`, the Euclidean norm of all parameters together.
+    degree
+        The degree of homogeneity :math:`L \\ge 1`.
+    loss
+        ``"exp"`` or ``"logistic"``.
+    """
+    q = _numpy64(margins, "margins").reshape(-1)
+    if q.size == 0 or not np.isfinite(q).all():
+        raise ValueError("margins must be a non-empty vector of finite numbers")
+    rho = check_real(param_norm, "param_norm", min=0.0, min_open=True)
+    degree = check_int(degree, "degree", min=1)
+    if loss == "exp":
+        m = (-q).max()
+        log_sum = m + math.log(np.exp(-q - m).sum())  # log sum_i exp(-q_i)
+        return float(-log_sum / rho**degree)
+    if loss == "logistic":
+        total = float(np.logaddexp(0.0, -q).sum())  # sum_i log(1 + e^{-q_i})
+        return float(-np.log(np.expm1(total)) / rho**degree) if total > 0 else math.inf
+    raise ValueError(f"unknown loss {loss!r}; choose one of ['exp', 'logistic']")
+
+
+class KKTResidual(NamedTuple):
+    """The approximate KKT point of :func:`kkt_residual`."""
+
+    epsilon: float  #: relative stationarity residual
+    delta: float  #: complementary slackness, sum_i lambda_i (q_i - 1)
+    multipliers: np.ndarray  #: (n,) lambda_i >= 0, zero off the support set
+    support: np.ndarray  #: (n,) bool, the examples that may carry a multiplier
+    margins: np.ndarray  #: (n,) normalised margins q_i(theta~), the smallest equal to 1
+
+
+def kkt_residual(model: nn.Module, X, y, degree: int, *, support_tol: float = math.inf) -> KKTResidual:
+    """How far an :math:`L`-homogeneous model is from a KKT point of the max-margin problem.
+
+    The problem is :math:`\\min_\\theta \\frac12\\lVert\\theta\\rVert^2` subject to
+    :math:`q_i(\\theta) = y_i f(\\theta; x_i) \\ge 1`. Rescale the parameters to
+    :math:`\\tilde\\theta = \\theta / q_{\\min}^{1/L}`, so that the smallest margin
+    is exactly 1 and every constraint holds. The KKT conditions ask for
+    :math:`\\lambda \\ge 0` with :math:`\\tilde\\theta = \\sum_i \\lambda_i \\nabla q_i(\\tilde\\theta)`
+    and :math:`\\lambda_i (q_i - 1) = 0`. Lyu and Li (2020, sec. 4 and the
+    appendix on approximate KKT points) call :math:`\\tilde\\theta` an :math:`(\\varepsilon, \\delta)`-KKT point
+    when some :math:`\\lambda \\ge 0` gives
+    :math:`\\lVert\\tilde\\theta - \\sum_i\\lambda_i\\nabla q_i\\rVert \\le \\varepsilon` and
+    :math:`\\sum_i \\lambda_i (q_i - 1) \\le \\delta`, and prove that both tend to 0
+    along gradient descent. Here the multipliers are the best ones for the
+    first condition, by non-negative least squares (``scipy.optimize.nnls``),
+    restricted to the *near-support* examples :math:`q_i(\\tilde\\theta) \\le`
+    ``support_tol``; then :math:`\\delta \\le (\\text{support\\_tol} - 1)\\sum_i\\lambda_i`.
+    :math:`\\varepsilon` is returned relative to :math:`\\lVert\\tilde\\theta\\rVert`
+    (it is scale-free: 0 at a KKT point, 1 for :math:`\\lambda = 0`).
+
+    The gradients :math:`\\nabla q_i` are per-example gradients of the model's
+    output with respect to its trainable parameters (one backward pass per
+    example, on a float64 copy of the model on the CPU).
+
+    Parameters
+    ----------
+    model
+        A model with one output that is positively homogeneous of degree
+        ``degree`` in all its parameters (e.g. a bias-free ReLU network).
+    X, y
+        ``(n, d)`` inputs and ``(n,)`` labels in :math:`\\{\\pm 1\\}`, all classified
+        correctly by ``model``.
+    degree
+        :math:`L \\ge 1`.
+    support_tol
+        Examples with :math:`q_i(\\tilde\\theta) \\le` ``support_tol`` (at least 1)
+        may carry a multiplier; ``inf`` (default) lets all of them.
+    """
+    from scipy.optimize import nnls
+
+    model = check_module(model)
+    degree = check_int(degree, "degree", min=1)
+    support_tol = float(support_tol) if support_tol == math.inf else check_real(support_tol, "support_tol", min=1.0)
+    X, y = _binary_data(X, y)
+    net = copy.deepcopy(model).to("cpu", torch.float64)
+    params = [p for p in net.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"{type(model).__name__} has no trainable parameters")
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    with torch.no_grad():
+        q = (yt * net(Xt).reshape(-1)).numpy()
+    if q.shape[0] != X.shape[0]:
+        raise ValueError("the model must have one output per example")
+    if not q.min() > 0:
+        raise ValueError("kkt_residual needs every example classified correctly (all margins > 0)")
+    with torch.no_grad():
+        for p in params:
+            p.mul_(q.min() ** (-1.0 / degree))  # theta~: the smallest margin is now 1
+    out = net(Xt).reshape(-1)
+    # per-example gradients by one backward pass each: n is small, and plain autograd has no start-up cost
+    J = np.stack([torch.cat([g.reshape(-1) for g in torch.autograd.grad(out[i], params, retain_graph=True)]).numpy()
+                  for i in range(X.shape[0])]) * y[:, None]
+    theta = torch.cat([p.detach().reshape(-1) for p in params]).numpy()
+    margins = q / q.min()
+    support = margins <= support_tol
+    lam = np.zeros(X.shape[0])
+    lam_s, res = nnls(J[support].T, theta, maxiter=50 * J.shape[1])
+    lam[support] = lam_s
+    return KKTResidual(float(res / np.linalg.norm(theta)), float(lam @ (margins - 1.0)), lam, support, margins)
