@@ -212,7 +212,9 @@ def test_page_renders_in_headless_chromium(site, page):
 
 # Every section with an explorer, as chapter/section.
 EXPLORERS = ["1-three-questions/min-norm", "1-three-questions/margins", "2-provable-learning/weight-sharing",
-             "2-provable-learning/margin-distributions"]
+             "2-provable-learning/margin-distributions", "3-sgd-overparametrization/strict-saddles",
+             "3-sgd-overparametrization/overparametrized-landscapes", "3-sgd-overparametrization/lazy-training",
+             "3-sgd-overparametrization/implicit-bias", "3-sgd-overparametrization/width-and-generalization"]
 
 
 def stored_views(notebook: Path) -> list[list[str]]:

@@ -10,18 +10,25 @@ models         MLPs (standard and NTK parametrisation), local and tree networks,
                and dense_layers, the one walker over a network's dense layers
 data           seeded generators, scikit-learn and real data, label corruption
 train          fit(): a thin loop over torch.optim; SGLD, Gram-Gauss-Newton; History; checkpoints
-curvature      Hessian-vector products, dense Hessians, Lanczos, Hutchinson, SLQ, Gauss-Newton
+curvature      Hessian-vector products, dense Hessians, Lanczos, Hutchinson, SLQ, Gauss-Newton,
+               and the same for a plain function of a vector
 ntk            per-example Jacobians, empirical and infinite-width neural tangent kernels
 linear         linear least squares: closed forms and the gradient dynamics that reach them
 bounds         margins, norms, and the generalisation bounds built on them
 homogeneity    layer scaling, f = rho f~, Euler's identity, rescaling symmetries
-implicit_bias  max-margin directions and regularisation paths on separable data
+implicit_bias  max-margin directions, regularisation paths; Lyu-Li smoothed margin and KKT residual
 weight_normalization  W_k = rho_k V_k: the direction dynamics on the sphere, the multiplier algorithm
 hinge_sgd      hinge-loss SGD on a leaky-ReLU net with a fixed outer layer: update counts and bounds
 activation_patterns  ReLU activation patterns: flips, weight movement, the frozen-pattern pseudo-gradient
 weight_sharing the patch model of Shalev-Shwartz, Shamir, Shammah in closed form, tied and untied
 boosting       AdaBoost on decision stumps and its normalised margins
 batchnorm      probes of the loss along the gradient, distribution shift, gradient ICS
+subgradients   one-sided forward mode, the Kakade-Lee and randomised gradients at ReLU kinks
+saddles        strict saddles: the toy saddle, escape times, rank-k approximation in closed form
+landscape      teacher-student population loss (arc-cosine kernel); quadratic nets and their convex twin
+lazy           per-unit displacement and the relative change of the empirical NTK
+infinite_width the infinite-width margin of a two-layer ReLU net, an LP bracketed by a certificate
+balancedness   layer norms of a deep net, the balanced-layers identity, conserved differences
 stats          time to fit, chance and relabelling intervals
 
 Teaching aids (the core never imports them)
