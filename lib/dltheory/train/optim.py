@@ -29,6 +29,7 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -50,7 +51,41 @@ GGN_RELATIVE_DAMPING = 1e-6
 _NOISE_SEED_SHIFT = 0x1E3779B97F4A7C15
 
 
-class SGLD(torch.optim.SGD):
+class _SeededNoiseSGD(torch.optim.SGD):
+    """``torch.optim.SGD`` with seeded noise: one ``torch.Generator`` per device, seeded with ``seed``.
+
+    The generators' states are saved under ``"noise"`` in :meth:`state_dict`, so a
+    checkpointed run draws the same noise after it resumes.
+    """
+
+    def __init__(self, params: Iterable, *, seed: int, **sgd_defaults: Any) -> None:
+        super().__init__(params, **sgd_defaults)
+        self.seed = check_seed(seed)
+        self._generators: dict[torch.device, torch.Generator] = {}
+
+    def _generator(self, device: torch.device) -> torch.Generator:
+        if device not in self._generators:
+            self._generators[device] = torch.Generator(device=device).manual_seed(self.seed)
+        return self._generators[device]
+
+    def state_dict(self) -> dict:
+        """``torch.optim.SGD``'s state, and the noise generators' states under ``"noise"``."""
+        state = super().state_dict()
+        state["noise"] = {str(device): gen.get_state() for device, gen in self._generators.items()}
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        noise = state_dict.pop("noise", {})
+        super().load_state_dict(state_dict)
+        self._generators = {}
+        for name, gen_state in noise.items():
+            device = torch.device(name)
+            self._generators[device] = torch.Generator(device=device)
+            self._generators[device].set_state(gen_state)
+
+
+class SGLD(_SeededNoiseSGD):
     """Stochastic gradient Langevin dynamics (Welling & Teh 2011).
 
     .. math::  w \\leftarrow w - \\eta\\,(\\nabla L_B(w) + \\lambda_{wd} w)
@@ -91,10 +126,8 @@ class SGLD(torch.optim.SGD):
         lr = check_real(lr, "lr", min=0.0, min_open=True)
         self._temperature = check_real(temperature, "temperature", min=0.0)
         weight_decay = check_real(weight_decay, "weight_decay", min=0.0)
-        super().__init__(params, lr=lr, weight_decay=weight_decay)
+        super().__init__(params, lr=lr, weight_decay=weight_decay, seed=seed)
         self.defaults["temperature"] = self._temperature
-        self.seed = check_seed(seed)
-        self._generators: dict[torch.device, torch.Generator] = {}
 
     def add_param_group(self, param_group: dict) -> None:
         """As ``torch.optim.SGD``'s, with the group's ``lr`` and ``temperature`` checked."""
@@ -103,11 +136,6 @@ class SGLD(torch.optim.SGD):
         group.setdefault("temperature", self._temperature)
         check_real(group["lr"], "lr", min=0.0, min_open=True)
         check_real(group["temperature"], "temperature", min=0.0)
-
-    def _generator(self, device: torch.device) -> torch.Generator:
-        if device not in self._generators:
-            self._generators[device] = torch.Generator(device=device).manual_seed(self.seed)
-        return self._generators[device]
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -124,24 +152,9 @@ class SGLD(torch.optim.SGD):
                 p.add_(noise, alpha=scale)
         return loss
 
-    def state_dict(self) -> dict:
-        """``torch.optim.SGD``'s state, and the noise generators' states under ``"noise"``."""
-        state = super().state_dict()
-        state["noise"] = {str(device): gen.get_state() for device, gen in self._generators.items()}
-        return state
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        state_dict = dict(state_dict)
-        noise = state_dict.pop("noise", {})
-        super().load_state_dict(state_dict)
-        self._generators = {}
-        for name, gen_state in noise.items():
-            device = torch.device(name)
-            self._generators[device] = torch.Generator(device=device)
-            self._generators[device].set_state(gen_state)
 
 
-class PerturbedGD(torch.optim.SGD):
+class PerturbedGD(_SeededNoiseSGD):
     """Perturbed gradient descent (Jin, Ge, Netrapalli, Kakade, Jordan 2017, Algorithm 2 without its stopping rule).
 
     Gradient descent, :math:`w \\leftarrow w - \\eta(\\nabla L(w) + \\lambda_{wd} w)`,
@@ -201,22 +214,15 @@ class PerturbedGD(torch.optim.SGD):
                  value_threshold: float | None = None, weight_decay: float = 0.0, seed: int = 0) -> None:
         lr = check_real(lr, "lr", min=0.0, min_open=True)
         weight_decay = check_real(weight_decay, "weight_decay", min=0.0)
-        super().__init__(params, lr=lr, weight_decay=weight_decay)
+        super().__init__(params, lr=lr, weight_decay=weight_decay, seed=seed)
         self.defaults["radius"] = check_real(radius, "radius", min=0.0, min_open=True)
         self.defaults["grad_threshold"] = check_real(grad_threshold, "grad_threshold", min=0.0)
         self.defaults["interval"] = check_int(interval, "interval", min=0)
         self.defaults["value_threshold"] = check_real(value_threshold, "value_threshold", min=0.0, allow_none=True)
-        self.seed = check_seed(seed)
-        self._generators: dict[torch.device, torch.Generator] = {}
         self.steps_taken = 0
         self.perturbations: list[int] = []
         self.stopped_at: int | None = None
         self._value_before: float | None = None  # the objective just before the last perturbation
-
-    def _generator(self, device: torch.device) -> torch.Generator:
-        if device not in self._generators:
-            self._generators[device] = torch.Generator(device=device).manual_seed(self.seed)
-        return self._generators[device]
 
     def _trainable(self) -> list[tuple[torch.Tensor, float]]:
         return [(p, group["weight_decay"]) for group in self.param_groups for p in group["params"]
@@ -270,22 +276,15 @@ class PerturbedGD(torch.optim.SGD):
     def state_dict(self) -> dict:
         """``torch.optim.SGD``'s state, the noise generators, the step count and the perturbations."""
         state = super().state_dict()
-        state["noise"] = {str(device): gen.get_state() for device, gen in self._generators.items()}
         state["perturbed"] = {"steps_taken": self.steps_taken, "perturbations": list(self.perturbations),
                               "stopped_at": self.stopped_at, "value_before": self._value_before}
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
         state_dict = dict(state_dict)
-        noise = state_dict.pop("noise", {})
         perturbed = state_dict.pop("perturbed", {"steps_taken": 0, "perturbations": [], "stopped_at": None,
                                                  "value_before": None})
         super().load_state_dict(state_dict)
-        self._generators = {}
-        for name, gen_state in noise.items():
-            device = torch.device(name)
-            self._generators[device] = torch.Generator(device=device)
-            self._generators[device].set_state(gen_state)
         self.steps_taken = int(perturbed["steps_taken"])
         self.perturbations = [int(t) for t in perturbed["perturbations"]]
         self.stopped_at = perturbed["stopped_at"]
