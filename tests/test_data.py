@@ -770,3 +770,13 @@ def test_the_package_re_exports_every_public_name():
     for module in modules:
         for name in module.__all__:
             assert getattr(D, name) is getattr(module, name)
+
+
+def test_teacher_refuses_to_return_a_single_class():
+    # On the sphere a narrow teacher with seed 0 has one sign on all 50 inputs: its biases dominate.
+    f = D.teacher(50, 6, task="regression", seed=0, inputs="sphere", widths=(16,))[1]
+    assert (f >= 0).all() or (f < 0).all()
+    with pytest.raises(ValueError, match="same label"):
+        D.teacher(50, 6, task="binary", seed=0, inputs="sphere", widths=(16,))
+    X, y, _ = D.teacher(50, 6, task="binary", seed=1, inputs="sphere", widths=(16,))
+    assert set(y.tolist()) == {-1.0, 1.0}

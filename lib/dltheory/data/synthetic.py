@@ -169,7 +169,9 @@ def teacher(
     For the two classification tasks ``noise`` is the fraction of labels replaced
     by a *different* label (:func:`corrupt_labels` with ``exclude_true=True``), so
     exactly ``round(noise * n)`` labels disagree with the teacher. The teacher's
-    biases make the classes unbalanced in general.
+    biases make the classes unbalanced in general; if the teacher gives every
+    input the same label (common on the sphere, whose inputs vary the output
+    little), a ``ValueError`` says so rather than returning one class.
 
     Parameters
     ----------
@@ -212,6 +214,11 @@ def teacher(
         y = torch.where(out.squeeze(1) >= 0, 1.0, -1.0).to(dtype)
     else:
         y = out.argmax(dim=1)
+    if task != "regression" and n > 1 and bool((y == y[0]).all()):
+        raise ValueError(f"the teacher (seed {seed}) gives all {n} inputs the same label: its biases outweigh the "
+                         "variation of its output over the inputs, so there is nothing to classify. Use another "
+                         "seed, more examples, or task='regression' and threshold f* yourself (at its median for "
+                         "balanced classes)")
     if task != "regression" and noise > 0:
         y = corrupt_labels(y, noise, num_classes=k if task == "classes" else None,
                            seed=int(torch.randint(0, 2**31, (1,), generator=g)), exclude_true=True)
