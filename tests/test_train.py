@@ -922,3 +922,55 @@ def test_bad_input(binary, change, error, match):
     kwargs.update(change)
     with pytest.raises(error, match=match):
         train.fit(model, X, y, **kwargs)
+
+
+
+class LossBelow:
+    """A stopping rule: the recorded training loss is below ``level``."""
+
+    def __init__(self, level: float) -> None:
+        self.level = level
+
+    def __call__(self, row) -> bool:
+        return row["loss"] < self.level
+
+
+def test_stop_when_ends_the_run_at_the_first_record_where_it_holds(binary):
+    X, y = binary
+    _, full = _run(binary, "sgd")
+    losses = list(full["loss"])
+    level = losses[5] * (1 + 1e-9)  # first met at the sixth record, step 15, if the loss keeps falling
+    first = next(i for i, value in enumerate(losses) if value < level)
+    assert 0 < first < len(losses) - 1
+    stopped_model, stopped = _run(binary, "sgd", stop_when=LossBelow(level))
+    assert list(stopped["step"]) == list(full["step"])[: first + 1]
+    assert list(stopped["loss"]) == losses[: first + 1]
+    # the model is that of a run of exactly that many steps
+    model = models.mlp([5, 16, 1], seed=0, dtype=F64)
+    train.fit(model, X, y, loss="logistic", steps=int(stopped["step"][-1]), seed=2, **RUNS["sgd"])
+    assert_same_weights(stopped_model, model)
+
+
+def test_stop_when_true_at_initialisation_trains_nothing(binary):
+    model, history = _run(binary, "sgd", stop_when=lambda row: True)
+    assert list(history["step"]) == [0]
+    assert_same_weights(model, models.mlp([5, 16, 1], seed=0, dtype=F64))
+
+
+def test_stopped_run_checkpoint_is_finished_and_returns_at_once(binary, tmp_path):
+    _, full = _run(binary, "sgd")
+    rule = LossBelow(full["loss"][5] * (1 + 1e-9))
+    path = tmp_path / "run.pt"
+    model, history = _run(binary, "sgd", stop_when=rule, checkpoint=path)
+    saved = torch.load(path, weights_only=True)
+    assert saved["finished"] and saved["step"] == int(history["step"][-1]) < 40
+    again, resumed = _run(binary, "sgd", stop_when=rule, checkpoint=path)
+    assert resumed == history
+    assert_same_weights(again, model)
+    with pytest.raises(ValueError, match="stop_when"):  # without the rule it is another run
+        _run(binary, "sgd", checkpoint=path)
+
+
+def test_stop_when_must_be_callable(binary):
+    with pytest.raises(TypeError, match="stop_when must be a function"):
+        _run(binary, "sgd", stop_when=0.5)

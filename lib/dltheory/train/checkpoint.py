@@ -131,12 +131,13 @@ class Checkpoint:
     def __init__(self, path: Path, fingerprint: dict, parts: Mapping[str, Stateful | None], steps: int) -> None:
         self.path, self.fingerprint, self.parts, self.steps = path, fingerprint, dict(parts), steps
 
-    def save(self, step: int, history_json: str, init: torch.Tensor) -> None:
+    def save(self, step: int, history_json: str, init: torch.Tensor, *, finished: bool = False) -> None:
+        """Write the state at ``step``; the run is finished at its last step, or earlier when ``finished``."""
         states = {name: None if part is None else part.state_dict() for name, part in self.parts.items()}
         if "model" in states:
             states["model"] = {k: v.detach().cpu() for k, v in states["model"].items()}
         save_atomic({"format": FORMAT, "fingerprint": self.fingerprint, "step": step,
-                     "finished": step == self.steps, "states": states, "history": history_json,
+                     "finished": finished or step == self.steps, "states": states, "history": history_json,
                      "init": init.detach().cpu(), "torch_version": str(torch.__version__)}, self.path)
 
     def restore(self) -> dict | None:

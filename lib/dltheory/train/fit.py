@@ -260,6 +260,7 @@ def fit(
     eval_data: tuple | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int | None = None,
+    stop_when: Callable[[dict[str, Any]], bool] | None = None,
     progress: bool | None = None,
 ) -> History:
     """Train ``model`` in place for ``steps`` updates and return its :class:`History`.
@@ -327,6 +328,13 @@ def fit(
         A file path, and how often to write it (default ``max(1, min(1000,
         ceil(steps / 10)))`` steps, and at the end). If the file exists, the run
         resumes from it (see Notes).
+    stop_when
+        A function ``stop_when(row) -> bool`` of each recorded row (a dict of the
+        History's columns): training stops after the first record point at which
+        it is true, and the History ends with that row; e.g.
+        ``lambda row: row["train_accuracy"] == 1`` trains until the training set
+        is fitted, checked every ``record_every`` steps. ``steps`` is then a
+        budget. A checkpoint of a run that stopped is a finished run's.
     progress
         Show a ``tqdm.auto`` bar (default: at full scale; :mod:`dltheory._progress`).
 
@@ -368,6 +376,9 @@ def fit(
     sched = _scheduler(scheduler, opt)
     params = opt.params if isinstance(opt, BatchOptimizer) else [p for g in opt.param_groups for p in g["params"]]
     hooks = _Callbacks(callbacks)
+    if stop_when is not None and not callable(stop_when):
+        raise TypeError(f"stop_when must be a function of a recorded row returning a bool, got "
+                        f"{type(stop_when).__name__}")
 
     # ---- the data, the loss and the batches
     loss_fn = losses.resolve(loss)
@@ -393,6 +404,7 @@ def fit(
             "n": X.shape[0], "data": digest(X, y), "eval_data": None if eval_data is None else digest(*eval_data),
             "parameters": [[pname, list(p.shape)] for pname, p in named], "dtype": str(named[0][1].dtype),
             "record_at": sorted(record_at), "metrics": [m for m, _ in metric_items], "callbacks": hooks.names(),
+            "stop_when": None if stop_when is None else getattr(stop_when, "__qualname__", type(stop_when).__name__),
         })
         store = Checkpoint(Path(checkpoint).expanduser(), fingerprint, {
             "model": model, "optimizer": opt, "scheduler": sched, "sampler": sampler, "callbacks": hooks}, steps)
@@ -410,11 +422,13 @@ def fit(
                         weight_decay=weight_decay if isinstance(optimizer, str) else 0.0,
                         metrics=metric_items, eval_data=eval_data)
 
-    def record(info: StepInfo) -> None:
+    def record(info: StepInfo) -> bool:
+        """Append the row of ``info.step``; whether ``stop_when`` says to stop there."""
         row = recorder.row(info.step)
         hooks.on_record(info, row)
         history.append(row)
         bar.set_postfix(loss=f"{row['loss']:.4g}")
+        return stop_when is not None and bool(stop_when(row))
 
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
@@ -425,11 +439,12 @@ def fit(
     # ---- the loop
     finite, checked = torch.ones((), dtype=torch.bool, device=named[0][1].device), start
     with progress_bar(total=steps, initial=start, desc=f"fit[{name}]", progress=progress) as bar:
+        stopped = False
         if start == 0:
-            record(StepInfo(0, model, opt, None, None, None, history))
-            if 0 in save_at:
-                store.save(0, history.to_json(), theta0)
-        for t in range(start + 1, steps + 1):
+            stopped = record(StepInfo(0, model, opt, None, None, None, history))
+            if 0 in save_at or (stopped and store is not None):
+                store.save(0, history.to_json(), theta0, finished=stopped)
+        for t in range(start + 1, start + 1 if stopped else steps + 1):  # none if row 0 already stops
             idx = sampler.next()
             Xb, yb = (X, y) if idx is None else (X[idx], y[idx])
             if isinstance(opt, BatchOptimizer):
@@ -448,10 +463,12 @@ def fit(
                 _check_finite(finite, opt, params, checked, t, name)
                 checked = t
             if t in record_at:
-                record(info)
-            if t in save_at:
-                store.save(t, history.to_json(), theta0)
+                stopped = record(info)
+            if t in save_at or (stopped and store is not None):
+                store.save(t, history.to_json(), theta0, finished=stopped)
             bar.update(1)
+            if stopped:
+                break
     if isinstance(opt, torch.optim.Optimizer):
         opt.zero_grad(set_to_none=True)  # the model leaves as it came, without gradients
     return history
