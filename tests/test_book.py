@@ -217,8 +217,13 @@ EXPLORERS = ["1-three-questions/min-norm", "1-three-questions/margins", "2-prova
              "3-sgd-overparametrization/implicit-bias", "3-sgd-overparametrization/width-and-generalization"]
 
 
-def stored_views(notebook: Path) -> list[list[str]]:
-    """SHA-256 of every view of every explorer, in slider order, from the notebook's widget state."""
+def stored_views(notebook: Path) -> list[list[list[str]]]:
+    """SHA-256 of every view of every explorer, from the notebook's widget state: ``[explorer][row][column]``.
+
+    A one-slider explorer is one ``Stack`` of views (one row); a two-slider one
+    an outer ``Stack`` over the first slider's values whose children are
+    ``Stack`` rows over the second's (:func:`dltheory.widgets.static_explorer`).
+    """
     import base64
     import hashlib
     import json
@@ -236,12 +241,47 @@ def stored_views(notebook: Path) -> list[list[str]]:
         (buffer,) = [b for b in image.get("buffers", []) if b["path"] == ["value"]]
         return hashlib.sha256(base64.b64decode(buffer["data"])).hexdigest()
 
+    def row(stack):
+        return [image_digest(model(v)) for v in stack["state"]["children"]]
+
+    stacks = {key: m for key, m in state.items() if m["model_name"] == "StackModel"}
+    inner = {c.removeprefix("IPY_MODEL_") for m in stacks.values() for c in m["state"]["children"]}
     explorers = []
-    for m in state.values():
-        if m["model_name"] == "StackModel" and all(model(c)["model_name"] == "VBoxModel" for c in m["state"]["children"]):
-            explorers.append([image_digest(model(c)) for c in m["state"]["children"]])
+    for key, m in stacks.items():
+        if key in inner:
+            continue  # a row of a two-slider explorer
+        children = [model(c) for c in m["state"]["children"]]
+        if all(c["model_name"] == "StackModel" for c in children):
+            explorers.append([row(c) for c in children])
+        elif all(c["model_name"] == "VBoxModel" for c in children):
+            explorers.append([row(m)])
     assert explorers, f"{notebook.name} stores no explorer views: was it executed with widget state?"
     return [json.loads(json.dumps(e)) for e in explorers]
+
+
+def slider_walk(rows: int, columns: int) -> list[tuple[int, str, int, int]]:
+    """A walk over a ``rows x columns`` grid of views by single arrow-key presses: boustrophedon order.
+
+    Each step is ``(slider, key, row, column)``: press ``key`` on slider ``slider``
+    (0 the first, 1 the second), after which view ``(row, column)`` must show. A
+    one-slider explorer is one row moved by slider 0.
+    """
+    moving = 0 if rows == 1 else 1
+    walk, column = [], 0
+    for row in range(rows):
+        if row:
+            walk.append((0, "ArrowRight", row, column))
+        key = "ArrowRight" if row % 2 == 0 else "ArrowLeft"
+        for _ in range(columns - 1):
+            column += 1 if key == "ArrowRight" else -1
+            walk.append((moving, key, row, column))
+    return walk
+
+
+def test_slider_walk_visits_every_view_once():
+    for rows, columns in [(1, 5), (3, 4), (2, 1), (4, 2)]:
+        seen = [(0, 0)] + [(r, c) for _, _, r, c in slider_walk(rows, columns)]
+        assert sorted(seen) == [(r, c) for r in range(rows) for c in range(columns)]
 
 
 SHOWN_VIEW = """async () => {
@@ -268,15 +308,17 @@ def test_explorer_sliders_move_their_views_without_a_kernel(site, section):
         page = browser.new_page()
         page.goto(f"{site}/book/{section}.html")
         page.wait_for_selector(".noUi-handle", timeout=30_000)  # the widget manager rendered the slider
-        handle = page.query_selector(".noUi-handle")
-        for index, stored in enumerate(views):
-            if index:
-                handle.focus()
-                page.keyboard.press("ArrowRight")
+        handles = page.query_selector_all(".noUi-handle")
+        assert len(handles) == (1 if len(views) == 1 else 2), f"{section}: {len(handles)} sliders"
+        for slider, key, row, column in [(None, None, 0, 0), *slider_walk(len(views), len(views[0]))]:
+            if slider is not None:
+                handles[slider].focus()
+                page.keyboard.press(key)
+            stored = views[row][column]
             for _ in range(50):  # the link and the redraw run in the page: give them up to 5 s
                 shown = page.evaluate(SHOWN_VIEW)
                 if shown == [stored]:
                     break
                 page.wait_for_timeout(100)
-            assert shown == [stored], f"{section}: after {index} notches the page shows {shown}, not view {index}"
+            assert shown == [stored], f"{section}: at view ({row}, {column}) the page shows {shown}"
         browser.close()
