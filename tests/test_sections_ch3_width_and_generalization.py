@@ -58,15 +58,14 @@ def test_train_to_fit_stops_at_zero_training_error():
         assert torch.equal(a, b)
 
 
-def test_one_round_is_one_fit_call():
+def test_an_unfitted_run_is_one_fit_call_over_the_whole_budget():
     X, y = blobs(seed=3)
     run = section.train_to_fit(X, y, 8, lr=0.05, batch_size=20, check_every=3, max_epochs=3, seed=5)
-    round_seed = torch.randint(2**31 - 1, (1,), generator=torch.Generator().manual_seed(5)).item()
     model = mlp([5, 8, 3], seed=5)
-    fit(model, X, y, loss="ce", optimizer="sgd", lr=0.05, batch_size=20, steps=9, seed=round_seed, progress=False)
+    fit(model, X, y, loss="ce", optimizer="sgd", lr=0.05, batch_size=20, steps=9, seed=5, progress=False)
     for a, b in zip(run["model"].parameters(), model.parameters()):
         assert torch.equal(a, b)
-    assert run["epochs"] == 3
+    assert run["epochs"] == 3 and not run["fitted"]
 
 
 def test_train_to_fit_refuses_bad_input():

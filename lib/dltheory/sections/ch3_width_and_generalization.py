@@ -72,19 +72,20 @@ def _error(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
         return (model(X).argmax(1) != y).double().mean().item()
 
 
+def _fits(row: dict) -> bool:
+    """The stopping rule of :func:`train_to_fit`: every training example classified correctly."""
+    return row["train_accuracy"] == 1.0
+
+
 def train_to_fit(X, y, width: int, *, lr: float, batch_size: int, check_every: int, max_epochs: int,
                  weight_decay: float = 0.0, seed: int = 0) -> dict:
     """Train ``mlp([d, width, K])`` (ReLU, biases, PyTorch's initialisation) by SGD until it fits ``(X, y)``.
 
-    Training runs in rounds of ``check_every`` epochs, each one call of
-    :func:`dltheory.train.fit` (plain SGD on the cross-entropy loss, the
-    update :math:`\\theta \\leftarrow \\theta - \\eta(\\nabla \\hat L_B(\\theta) + \\lambda\\theta)`
-    of ``torch.optim.SGD`` with ``weight_decay`` :math:`= \\lambda`). After each
-    round the training error is measured; training stops at the first round
-    that ends with zero training error, or after ``max_epochs`` epochs
-    (``fit`` has no stopping rule of its own). Plain SGD keeps no state between
-    steps, so the rounds form one SGD run; each round shuffles with its own
-    seed, drawn from ``seed``.
+    One call of :func:`dltheory.train.fit`: plain SGD on the cross-entropy loss,
+    the update :math:`\\theta \\leftarrow \\theta - \\eta(\\nabla \\hat L_B(\\theta) + \\lambda\\theta)`
+    of ``torch.optim.SGD`` with ``weight_decay`` :math:`= \\lambda`, which stops
+    (``stop_when``) at the first check, every ``check_every`` epochs, that finds
+    zero training error, or after ``max_epochs`` epochs.
 
     Parameters
     ----------
@@ -95,11 +96,12 @@ def train_to_fit(X, y, width: int, *, lr: float, batch_size: int, check_every: i
     lr, batch_size : float, int
         SGD step size :math:`\\eta` and batch size.
     check_every, max_epochs : int
-        Epochs per round, and the budget (rounded down to whole rounds).
+        Epochs between checks of the training error, and the budget (rounded
+        down to whole checks).
     weight_decay : float
         :math:`\\lambda \\ge 0`.
     seed : int
-        Seeds the initialisation and the rounds' shuffling.
+        Seeds the initialisation and the shuffling.
 
     Returns
     -------
@@ -115,19 +117,13 @@ def train_to_fit(X, y, width: int, *, lr: float, batch_size: int, check_every: i
     seed = check_seed(seed)
     n, K = X.shape[0], int(y.max().item()) + 1
     model = mlp([X.shape[1], width, K], seed=seed, dtype=X.dtype, device=X.device)
-    steps = check_every * -(-n // check_int(batch_size, "batch_size", min=1, max=n))
-    rounds = torch.randint(2**31 - 1, (max_epochs // check_every,), generator=torch.Generator().manual_seed(seed))
-    epochs, loss = 0, float("nan")
-    for round_seed in rounds.tolist():
-        history = fit(model, X, y, loss="ce", optimizer="sgd", lr=lr, batch_size=batch_size, steps=steps,
-                      weight_decay=weight_decay, seed=round_seed, record_every=steps, progress=False)
-        epochs += check_every
-        loss = float(history["loss"][-1])
-        if history["train_accuracy"][-1] == 1.0:
-            break
+    per_epoch = -(-n // check_int(batch_size, "batch_size", min=1, max=n))
+    history = fit(model, X, y, loss="ce", optimizer="sgd", lr=lr, batch_size=batch_size,
+                  steps=(max_epochs // check_every) * check_every * per_epoch, weight_decay=weight_decay, seed=seed,
+                  record_every=check_every * per_epoch, stop_when=_fits, progress=False)
     train_error = _error(model, X, y)
-    return {"model": model, "epochs": epochs, "fitted": train_error == 0.0, "train_error": train_error,
-            "loss": loss}
+    return {"model": model, "epochs": int(history["step"][-1]) // per_epoch, "fitted": train_error == 0.0,
+            "train_error": train_error, "loss": float(history["loss"][-1])}
 
 
 def _frobenius_product(model: torch.nn.Module) -> float:
