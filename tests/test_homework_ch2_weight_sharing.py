@@ -36,19 +36,6 @@ def test_an_autograd_answer_passes_too():
     assert homework.check_population_gradient(by_autograd).passed
 
 
-def test_stub_gets_the_hint_not_a_traceback():
-    def stub(W, U, c):
-        raise NotImplementedError("Exercise ex-weight-sharing-gradient: write this function")
-
-    text = str(homework.check_population_gradient(stub))
-    assert "not implemented yet" in text and "Hint" in text and "Traceback" not in text
-
-
-def test_none_and_ellipsis_get_a_helpful_message():
-    assert "forget to `return`" in str(homework.check_population_gradient(lambda W, U, c: None))
-    assert "still `...`" in str(homework.check_population_gradient(lambda W, U, c: ...))
-
-
 def linear(W, U, factor):
     out = torch.zeros_like(W)
     out[0] = factor * (W[0] - U[0])

@@ -24,16 +24,6 @@ def test_right_answers_pass_as_tensor_and_array():
     assert str(homework.check_unit_gradients(right)).startswith("Correct.")
 
 
-def test_stub_none_and_ellipsis_get_helpful_messages():
-    def stub(W, a, X, y):
-        raise NotImplementedError("Exercise ex-unit-gradients: write this function")
-
-    text = str(homework.check_unit_gradients(stub))
-    assert "not implemented yet" in text and "Hint" in text and "Traceback" not in text
-    assert "forget to `return`" in str(homework.check_unit_gradients(lambda W, a, X, y: None))
-    assert "`...`" in str(homework.check_unit_gradients(lambda W, a, X, y: ...))
-
-
 def parts(W, a, X, y):
     Z = X @ W.T
     return Z, torch.relu(Z) @ a - y, (Z > 0).double(), X.shape[0]

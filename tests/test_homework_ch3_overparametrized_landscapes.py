@@ -34,19 +34,6 @@ def test_a_monte_carlo_answer_is_not_accurate_enough_but_close():
     assert not feedback.passed and "relative error" in str(feedback)
 
 
-def test_stub_gets_the_hint_not_a_traceback():
-    def stub(w, v):
-        raise NotImplementedError("Exercise ex-arccos-kernel: write this function")
-
-    text = str(homework.check_relu_correlation(stub))
-    assert "not implemented yet" in text and "Hint" in text and "Traceback" not in text
-
-
-def test_none_and_ellipsis_get_a_helpful_message():
-    assert "forget to `return`" in str(homework.check_relu_correlation(lambda w, v: None))
-    assert "still `...`" in str(homework.check_relu_correlation(lambda w, v: ...))
-
-
 def parts(w, v):
     nw, nv = w.norm(), v.norm()
     c = torch.clamp(w @ v / (nw * nv), -1, 1)

@@ -25,19 +25,6 @@ def test_a_forward_mode_answer_passes_too():
     assert homework.check_relu_jvp(lambda z, dz: torch.func.jvp(sg.relu, (z,), (dz,))[1]).passed
 
 
-def test_stub_gets_the_hint_not_a_traceback():
-    def stub(z, dz):
-        raise NotImplementedError("Exercise ex-relu-jvp: write this function")
-
-    text = str(homework.check_relu_jvp(stub))
-    assert "not implemented yet" in text and "Hint" in text and "Traceback" not in text
-
-
-def test_none_and_ellipsis_get_a_helpful_message():
-    assert "forget to `return`" in str(homework.check_relu_jvp(lambda z, dz: None))
-    assert "still `...`" in str(homework.check_relu_jvp(lambda z, dz: ...))
-
-
 zero = torch.zeros_like
 WRONG = {
     "PyTorch's rule": lambda z, dz: torch.where(z > 0, dz, zero(dz)),

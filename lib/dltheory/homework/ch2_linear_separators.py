@@ -149,9 +149,8 @@ def check_sgd_step_both(fn: Callable) -> Feedback:
             return Feedback(False, f"{name} is not implemented yet. Hint: {STEP_HINT}")
         except Exception as err:  # the student's code failed: explain, don't re-raise
             return Feedback(False, f"{name} raised {type(err).__name__}: {err} on test case {i}.")
-        if answer is None:
-            return Feedback(False, f"the result of {name} on test case {i} is None: did the function forget to "
-                                   "`return` its result?")
+        if answer is None or answer is Ellipsis:
+            return compare(answer, 0.0, name=f"the result of {name} on test case {i}")
         pair = _as_pair(answer)
         if pair is None:
             return Feedback(False, f"{name} should return a pair (W_new, a_new), got {type(answer).__name__}.")

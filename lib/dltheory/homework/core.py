@@ -176,6 +176,8 @@ def check_function(
                 f"on test case {i} with arguments ({_describe(args)}).",
             )
         feedback = compare(answer, reference(*args), name=f"the result of {name} on test case {i}", rtol=rtol)
+        if not feedback.passed and (answer is None or answer is Ellipsis):
+            return feedback  # nothing to diagnose: compare says what is missing
         if not feedback.passed:
             details = feedback.details
             named = named_mistake(answer, mistakes(*args)) if mistakes is not None else None
