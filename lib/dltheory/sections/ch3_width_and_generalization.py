@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_int, check_real, check_seed, check_tensor, check_Xy
+from ..balancedness import frobenius_product
 from ..bounds import path_norm
-from ..bounds.margins import layer_weights
 from ..data import mnist
 from ..models import count_parameters, mlp
 from ..train import fit
@@ -126,12 +126,6 @@ def train_to_fit(X, y, width: int, *, lr: float, batch_size: int, check_every: i
             "train_error": train_error, "loss": float(history["loss"][-1])}
 
 
-def _frobenius_product(model: torch.nn.Module) -> float:
-    """:math:`\\prod_l \\lVert A_l\\rVert_F` over the weight matrices (biases excluded)."""
-    with torch.no_grad():
-        return float(np.prod([W.double().norm().item() for W in layer_weights(model)]))
-
-
 @dataclass(frozen=True)
 class WidthSweep:
     """Results of :func:`width_sweep`; every array has shape ``(len(seeds), len(widths))``."""
@@ -182,7 +176,7 @@ def width_sweep(X_train, y_train, X_test, y_test, widths: Sequence[int], seeds: 
             parameters[j] = count_parameters(model)
             values = {"train_error": run["train_error"], "test_error": _error(model, X_test, y_test),
                       "epochs": run["epochs"], "loss": run["loss"], "path_norm": path_norm(model),
-                      "frobenius_product": _frobenius_product(model)}
+                      "frobenius_product": frobenius_product(model)}
             for k in keys:
                 out[k][i, j] = values[k]
     return WidthSweep(widths=widths, seeds=seeds, parameters=parameters, n_train=len(y_train),
