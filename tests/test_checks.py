@@ -25,6 +25,7 @@ from dltheory._checks import (
     check_device,
     check_dtype,
     check_int,
+    check_interval,
     check_module,
     check_probability,
     check_real,
@@ -157,6 +158,18 @@ def test_check_probability_open_and_closed():
         check_probability(1.5, "q", open=False)
     with pytest.raises(TypeError, match=message("delta must be a number in (0, 1), got True")):
         check_probability(True, "delta")
+
+
+def test_check_interval_takes_an_increasing_pair_of_reals():
+    assert check_interval((0, 1)) == (0.0, 1.0) and check_interval([-2.5, np.float64(3)]) == (-2.5, 3.0)
+    with pytest.raises(TypeError, match=message("interval must be a pair (a, b), got 1.0")):
+        check_interval(1.0)
+    with pytest.raises(TypeError, match=message("span must be a pair (a, b), got (0, 1, 2)")):
+        check_interval((0, 1, 2), "span")
+    with pytest.raises(ValueError, match=message("interval must be (a, b) with a < b, got (1, 1)")):
+        check_interval((1, 1))
+    with pytest.raises(ValueError, match="interval\\[1\\]"):
+        check_interval((0, math.inf))
 
 
 # --------------------------------------------------------------------------- bool, choice, seed

@@ -120,6 +120,16 @@ def check_probability(value: Any, name: str, *, open: bool = True) -> float:  # 
     return check_real(value, name, min=0.0, max=1.0, min_open=open, max_open=open)
 
 
+def check_interval(interval: Any, name: str = "interval") -> tuple[float, float]:
+    """A pair ``(a, b)`` of finite reals with ``a < b``."""
+    if not isinstance(interval, (tuple, list)) or len(interval) != 2:
+        raise TypeError(f"{name} must be a pair (a, b), got {interval!r}")
+    a, b = (check_real(v, f"{name}[{i}]") for i, v in enumerate(interval))
+    if not a < b:
+        raise ValueError(f"{name} must be (a, b) with a < b, got {tuple(interval)}")
+    return a, b
+
+
 def check_bool(value: Any, name: str) -> bool:
     """``True`` or ``False`` (NumPy's bool too), nothing else."""
     if not isinstance(value, (bool, np.bool_)):

@@ -45,7 +45,8 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_bool, check_device, check_dtype, check_int, check_real, check_seed, check_tensor
+from .._checks import (check_bool, check_device, check_dtype, check_int, check_interval, check_real, check_seed,
+                       check_tensor)
 from ..data.synthetic import square_wave_target
 
 __all__ = ["PairNetwork", "square_wave_network", "square_wave_labels", "SIGNS"]
@@ -221,15 +222,6 @@ class PairNetwork(nn.Module):
         return nn.Sequential(*modules)
 
 
-def _check_interval(interval) -> tuple[float, float]:
-    if not isinstance(interval, (tuple, list)) or len(interval) != 2:
-        raise TypeError(f"interval must be a pair (a, b), got {interval!r}")
-    a, b = (check_real(v, f"interval[{i}]") for i, v in enumerate(interval))
-    if not a < b:
-        raise ValueError(f"interval must be (a, b) with a < b, got {tuple(interval)}")
-    return a, b
-
-
 def square_wave_network(folds: int, *, interval=(-1.0, 1.0), dtype: torch.dtype = torch.float64,
                         device: torch.device | str | None = None) -> PairNetwork:
     """The hand-built negatively tied network whose sign is a square wave with :math:`2^{L-1}` periods.
@@ -246,7 +238,7 @@ def square_wave_network(folds: int, *, interval=(-1.0, 1.0), dtype: torch.dtype 
     :class:`PairNetwork`.
     """
     folds = check_int(folds, "folds", min=1)
-    a, b = _check_interval(interval)
+    a, b = check_interval(interval)
     net = PairNetwork(folds, tied=True, seeds=[0], dtype=dtype, device=device)
     with torch.no_grad():
         net.weights[0].fill_(2.0 / (b - a))
@@ -270,7 +262,7 @@ def square_wave_labels(x: Tensor, folds: int, *, interval=(-1.0, 1.0), low: floa
     :math:`2^L + 1` pieces, the two end pieces half as long as the others.
     """
     folds = check_int(folds, "folds", min=1)
-    a, b = _check_interval(interval)
+    a, b = check_interval(interval)
     low, high = check_real(low, "low"), check_real(high, "high")
     x = check_tensor(x, "x")
     periods = 2 ** (folds - 1)
