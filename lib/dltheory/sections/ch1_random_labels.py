@@ -22,9 +22,8 @@ import torch
 
 from .._checks import check_real
 from ..bounds import margins
-from ..models import mlp
 from ..stats import relabeling_distribution, time_to_fit
-from ..train import History, fit
+from ..train import History, train_mlp_classifier
 
 __all__ = ["randomization_run", "at_loss", "relabeling_std"]
 
@@ -33,8 +32,10 @@ def randomization_run(X_train, y_train, X_test, y_test, *, widths: Sequence[int]
                       steps: int, record_every: int, seed: int) -> dict[str, Any]:
     """Train a bias-free ReLU MLP by SGD on the cross-entropy loss; what the section reads off the run.
 
-    The model is ``models.mlp(widths, bias=False, seed=seed)``; the batches are
-    drawn with ``seed`` too, so runs that share ``seed`` differ only in their data.
+    The model is ``models.mlp(widths, bias=False, seed=seed)`` trained by
+    :func:`dltheory.train.train_mlp_classifier` (plain SGD, the protocol chapters
+    2 and 4 reuse); the batches are drawn with ``seed`` too, so runs that share
+    ``seed`` differ only in their data.
     Besides :func:`dltheory.train.fit`'s columns (``rho`` is
     :math:`\\prod_k \\lVert W_k\\rVert_F`), the history has ``margin_median``, the
     median training margin :math:`f_{y_i}(x_i) - \\max_{j\\ne y_i} f_j(x_i)`, and
@@ -45,14 +46,12 @@ def randomization_run(X_train, y_train, X_test, y_test, *, widths: Sequence[int]
     ``None`` if never), ``predicted`` (test predictions, on the CPU) and
     ``test_accuracy``.
     """
-    model = mlp(widths, bias=False, seed=seed, device=X_train.device)
-
     def margin_median(net) -> float:
         return torch.quantile(margins(net, X_train, y_train).double(), 0.5).item()
 
-    history = fit(model, X_train, y_train, loss="ce", optimizer="sgd", lr=lr, steps=steps,
-                  batch_size=batch_size, seed=seed, record_every=record_every,
-                  metrics={"margin_median": margin_median})
+    run = train_mlp_classifier(X_train, y_train, widths=widths, lr=lr, batch_size=batch_size, steps=steps,
+                               seed=seed, record_every=record_every, metrics={"margin_median": margin_median})
+    model, history = run["model"], run["history"]
     rows = [dict(row, normalized_margin_median=row["margin_median"] / row["rho"]) for row in history.rows]
     history = History(rows)
     with torch.no_grad():

@@ -15,19 +15,15 @@ its explorer, and the training of one network per labelling.
 
 from __future__ import annotations
 
-import copy
-import functools
 from collections.abc import Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from .. import boosting
-from .._checks import check_int, check_real
-from ..models import mlp
-from ..train import fit
+from .._checks import check_int
+from ..train import train_mlp_classifier
 from ..widgets import Panel, static_explorer
 
 __all__ = ["ZHANG_TABLE_1", "results_table", "round_grid", "boosting_run", "boosting_panel", "boosting_explorer",
@@ -178,7 +174,8 @@ def train_labelling(X_train, y_train, X_test, y_test, *, widths: Sequence[int], 
                     batch_size: int, steps: int, seed: int) -> dict[str, Any]:
     """A bias-free ReLU MLP trained by SGD on the cross-entropy; what the section reads off it.
 
-    ``models.mlp(widths, bias=False, seed=seed)`` trained with
+    :func:`dltheory.train.train_mlp_classifier`, the protocol chapters 1, 2 and
+    4 share: ``models.mlp(widths, bias=False, seed=seed)`` trained with
     ``torch.optim.SGD(lr=lr, momentum=momentum)`` on mini-batches drawn with
     ``seed`` (momentum 0 is chapter 1's plain SGD). Runs that share ``seed``
     start from the same weights and see the same batches: only the labels differ.
@@ -186,13 +183,8 @@ def train_labelling(X_train, y_train, X_test, y_test, *, widths: Sequence[int], 
     Returns a dict with ``model`` (trained), ``init`` (a copy of the initial
     network), ``history``, ``train_accuracy`` and ``test_accuracy`` (fractions).
     """
-    lr = check_real(lr, "lr", min=0.0, min_open=True)
-    momentum = check_real(momentum, "momentum", min=0.0, max=1.0, max_open=True)
-    model = mlp(widths, bias=False, seed=seed, device=X_train.device)
-    init = copy.deepcopy(model)
-    history = fit(model, X_train, y_train, loss="ce",
-                  optimizer=functools.partial(torch.optim.SGD, lr=lr, momentum=momentum), steps=steps,
-                  batch_size=batch_size, seed=seed, record_every=steps, eval_data=(X_test, y_test))
-    return {"model": model, "init": init, "history": history,
-            "train_accuracy": float(history["train_accuracy"][-1]),
+    run = train_mlp_classifier(X_train, y_train, widths=widths, lr=lr, momentum=momentum, batch_size=batch_size,
+                               steps=steps, seed=seed, record_every=steps, eval_data=(X_test, y_test))
+    history = run["history"]
+    return {**run, "train_accuracy": float(history["train_accuracy"][-1]),
             "test_accuracy": float(history["eval_accuracy"][-1])}

@@ -20,6 +20,10 @@ and resume from them bit for bit.
                             (:class:`EnsembleHistory`)
 ==========================  ==============================================================
 
+:func:`train_mlp_classifier` is the protocol that chapters 1, 2 and 4 share: a
+bias-free ReLU MLP trained by mini-batch SGD on the cross-entropy, with a copy
+of its initialisation.
+
 Normalised gradient descent (Nacson et al. 2019) is no optimizer of its own: it
 is gradient descent on :math:`\\log L` (:func:`dltheory.losses.log_loss`),
 which the ``normalized_gd`` preset sets up.
@@ -32,6 +36,7 @@ diverged model silently.
 from .ensemble import ELEMENTWISE_OPTIMIZERS, EnsembleHistory, fit_ensemble
 from .fit import Callback, StepInfo, fit
 from .history import History, log_spaced_steps, record_points
+from .protocols import train_mlp_classifier
 from .optim import (DEFAULT_TEMPERATURE, GGN_RELATIVE_DAMPING, PRESETS, SGLD, BatchOptimizer, GramGaussNewton,
                     PerturbedGD, make_optimizer)
 
@@ -39,4 +44,5 @@ __all__ = [
     "fit", "Callback", "StepInfo", "History", "log_spaced_steps", "record_points",
     "PRESETS", "make_optimizer", "SGLD", "PerturbedGD", "BatchOptimizer", "GramGaussNewton", "DEFAULT_TEMPERATURE",
     "GGN_RELATIVE_DAMPING", "fit_ensemble", "EnsembleHistory", "ELEMENTWISE_OPTIMIZERS",
+    "train_mlp_classifier",
 ]
