@@ -1,37 +1,4 @@
-"""Implicit bias on separable data: the max-margin direction and the regularisation path.
-
-On linearly separable data the exponential and logistic losses have no finite
-minimiser. Gradient descent on a linear model :math:`f(x) = \\langle w, x\\rangle`
-drives :math:`\\lVert w_t\\rVert` to infinity like :math:`\\log t`, and its
-direction to that of the hard-margin SVM (Soudry, Hoffer, Nacson, Gunasekar,
-Srebro 2018, Theorem 3):
-
-.. math::  w_t = \\hat w \\log t + r_t, \\qquad
-           \\hat w = \\arg\\min_w \\lVert w\\rVert^2 \\ \\text{s.t.}\\ y_i \\langle w, x_i\\rangle \\ge 1 ,
-
-with :math:`r_t` bounded for almost every data set. The minimisers of the
-ridge-regularised loss trace the same path as :math:`\\lambda \\to 0` (Rosset,
-Zhu, Hastie 2004). :func:`exp_loss_gd` runs that gradient descent from many
-starts at once, optionally with a ridge term switched on late.
-
-============================  ==============================================================
-:func:`max_margin_direction`  the bias-free hard-margin SVM :math:`\\hat w` (scikit-learn, then KKT)
-:func:`regularized_minimizer` the minimiser of the exponential loss plus :math:`\\frac\\lambda2\\lVert w\\rVert^2`
-:func:`angle_between`         the angle between two vectors, accurate for tiny angles
-:func:`exp_loss_gd`           gradient descent on the exponential loss from several starts
-:func:`exp_loss_hessian`      the Hessian of the exponential loss (plus ridge), in closed form
-:func:`smoothed_margin`       Lyu and Li's smoothed normalised margin of a homogeneous model
-:func:`kkt_residual`          how far a homogeneous model is from a KKT point of the max-margin problem
-============================  ==============================================================
-
-For homogeneous networks (:math:`f(c\\theta; x) = c^L f(\\theta; x)`, e.g.
-bias-free ReLU networks of depth :math:`L`), Lyu and Li (2020) prove that
-after the training loss falls below :math:`\\ell(0)` gradient flow and
-gradient descent increase a smoothed normalised margin and converge in
-direction to a KKT point of :math:`\\min \\frac12\\lVert\\theta\\rVert^2` s.t.
-:math:`y_i f(\\theta; x_i) \\ge 1`; :func:`smoothed_margin` and
-:func:`kkt_residual` measure both.
-"""
+"""The separable case: the hard-margin SVM, the ridge path, gradient descent, homogeneous networks."""
 
 from __future__ import annotations
 
@@ -43,7 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_int, check_module, check_real, check_sign_labels
+from .._checks import check_choice, check_int, check_module, check_real, check_sign_labels
+from ._losses import LOSS_NAMES, margin_loss
 
 __all__ = ["max_margin_direction", "regularized_minimizer", "angle_between", "exp_loss_gd",
            "exp_loss_hessian", "smoothed_margin", "KKTResidual", "kkt_residual"]
@@ -68,6 +36,19 @@ def _binary_data(X, y) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(X).all():
         raise ValueError("X contains NaN or inf")
     return X, y
+
+
+def _check_separable(A: np.ndarray) -> None:
+    """Refuse data that no direction separates, before libsvm, which would iterate for ages with a huge C.
+
+    A feasibility linear programme: some :math:`u` with :math:`\\langle u, z_i\\rangle \\ge 1` for all rows.
+    """
+    from scipy.optimize import linprog
+
+    res = linprog(np.zeros(A.shape[1]), A_ub=-A, b_ub=-np.ones(A.shape[0]),
+                  bounds=[(None, None)] * A.shape[1], method="highs")
+    if res.status == 2:  # infeasible
+        raise ValueError("the data are not linearly separable through the origin: no hard-margin SVM exists")
 
 
 def max_margin_direction(X, y, *, C: float = 1e8) -> torch.Tensor:
@@ -110,6 +91,7 @@ def max_margin_direction(X, y, *, C: float = 1e8) -> torch.Tensor:
 
     X, y = _binary_data(X, y)
     C = check_real(C, "C", min=0.0, min_open=True)
+    _check_separable(y[:, None] * X)
     svc = SVC(kernel="linear", C=C, tol=1e-10).fit(np.vstack([X, -X]), np.concatenate([y, -y]))
     w = svc.coef_.reshape(-1).astype(np.float64)
     A = y[:, None] * X
@@ -212,7 +194,7 @@ def _starts(starts, d: int) -> np.ndarray:
 
 
 def exp_loss_gd(X, y, starts, *, lr: float, steps: int, record_at=(), lam: float = 0.0,
-                lam_from: int = 0) -> dict:
+                lam_from: int = 0, loss: str = "exp", poly_k: float = 2.0) -> dict:
     """Full-batch gradient descent on the exponential loss from ``K`` starts at once.
 
     .. math::  w_{t+1} = w_t + \\frac{\\eta}{n}\\sum_{i=1}^n e^{-y_i\\langle w_t, x_i\\rangle}\\, y_i x_i
@@ -239,18 +221,27 @@ def exp_loss_gd(X, y, starts, *, lr: float, steps: int, record_at=(), lam: float
     lam, lam_from
         :math:`\\lambda \\ge 0` and :math:`t_0`: updates :math:`t \\ge t_0`
         (counted from 0) use the penalty.
+    loss, poly_k
+        The margin loss :math:`\\ell` (see :func:`margin_loss`): ``"exp"``
+        (default), ``"logistic"`` (the update of ``train.fit`` with
+        ``loss="logistic"``) or ``"poly"``, the polynomially tailed
+        :math:`\\ell(u) = u^{-k}` for :math:`u \\ge 1` with :math:`k =` ``poly_k``.
+        The update is then :math:`w_{t+1} = w_t + \\frac{\\eta}{n}\\sum_i
+        -\\ell'(y_i\\langle w_t, x_i\\rangle)\\, y_i x_i - \\eta\\lambda_t w_t`.
+        The data need not be separable.
 
     Returns
     -------
     dict
         ``step`` (``(R,)`` ints), ``w`` (``(R, K, d)`` tensor, the iterates) and
-        ``loss`` (``(R, K)`` array, the exponential loss without the penalty).
+        ``loss`` (``(R, K)`` array, the mean loss :math:`\\frac1n\\sum_i\\ell` without the penalty).
     """
     X, y = _binary_data(X, y)
     lr = check_real(lr, "lr", min=0.0, min_open=True)
     steps = check_int(steps, "steps", min=1)
     lam = check_real(lam, "lam", min=0.0)
     lam_from = check_int(lam_from, "lam_from", min=0)
+    value, slope = margin_loss(check_choice(loss, "loss", LOSS_NAMES), poly_k=poly_k)[:2]
     record = {0, steps}
     for t in record_at:
         record.add(check_int(t, "a step of record_at", min=0, max=steps))
@@ -259,14 +250,14 @@ def exp_loss_gd(X, y, starts, *, lr: float, steps: int, record_at=(), lam: float
     W = _starts(starts, A.shape[1])
     kept_steps, kept_w, kept_loss = [], [], []
     for t in range(steps + 1):
-        E = np.exp(-A @ W)
+        M = A @ W
         if t in record:
             kept_steps.append(t)
             kept_w.append(W.T.copy())
-            kept_loss.append(E.mean(axis=0))
+            kept_loss.append(value(M).mean(axis=0))
         if t == steps:
             break
-        step = (lr / n) * (A.T @ E)
+        step = (lr / n) * (A.T @ slope(M))
         if lam > 0 and t >= lam_from:
             step -= (lr * lam) * W
         W = W + step
