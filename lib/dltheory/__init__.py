@@ -6,17 +6,19 @@ config         device, seed and scale of every experiment
 claims         the claim checks that end every experiment
 losses         the losses of the book, by name; log L for normalised gradient descent
 params         a model as a function of one flat parameter vector
-models         MLPs (standard and NTK parametrisation), local and tree networks, budgets,
-               and dense_layers, the one walker over a network's dense layers
+models         MLPs (standard and NTK parametrisation), local, tree and small convolutional networks,
+               budgets, and dense_layers, the one walker over a network's dense layers
 data           seeded generators, scikit-learn and real data, label corruption
-train          fit(): a thin loop over torch.optim; SGLD, Gram-Gauss-Newton; History; checkpoints
+train          fit(): a thin loop over torch.optim; SGLD, Gram-Gauss-Newton; History; checkpoints;
+               train_mlp_classifier, the protocol chapters 1, 2 and 4 share
 curvature      Hessian-vector products, dense Hessians, Lanczos, Hutchinson, SLQ, Gauss-Newton,
                and the same for a plain function of a vector
 ntk            per-example Jacobians, empirical and infinite-width neural tangent kernels
 linear         linear least squares: closed forms and the gradient dynamics that reach them
 bounds         margins, norms, and the generalisation bounds built on them
 homogeneity    layer scaling, f = rho f~, Euler's identity, rescaling symmetries
-implicit_bias  max-margin directions, regularisation paths; Lyu-Li smoothed margin and KKT residual
+implicit_bias  max-margin directions, regularisation paths; Soudry's residual limit, non- and partially
+               separable data, loss tails; Lyu-Li smoothed margin and KKT residual
 weight_normalization  W_k = rho_k V_k: the direction dynamics on the sphere, the multiplier algorithm
 hinge_sgd      hinge-loss SGD on a leaky-ReLU net with a fixed outer layer: update counts and bounds
 activation_patterns  ReLU activation patterns: flips, weight movement, the frozen-pattern pseudo-gradient
@@ -29,6 +31,13 @@ landscape      teacher-student population loss (arc-cosine kernel); quadratic ne
 lazy           per-unit displacement and the relative change of the empirical NTK
 infinite_width the infinite-width margin of a two-layer ReLU net, an LP bracketed by a certificate
 balancedness   layer norms of a deep net, the balanced-layers identity, conserved differences
+depth          depth separation in 1-D: the tent-map network, exact piece counting, the L1 floor
+scattering     FFT wavelet scattering on a tight frame (1-D, 2-D): energy identity, deformations, pooling
+discriminants  Fisher's LDA, within- and between-class scatter, the contraction ratio tr S_W / tr S_B
+double_descent random-features min-norm regression; Hastie et al.'s ridgeless risk (limit and finite n)
+topology       reduced-rank optima of bottleneck linear nets, quadratic-activation ensembles, Bezier
+               curves between minima and their loss barriers
+langevin       vectorised Langevin chains, exact Gibbs masses by quadrature, Laplace's mass of a well
 stats          time to fit, chance and relabelling intervals
 
 Teaching aids (the core never imports them)

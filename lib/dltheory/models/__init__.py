@@ -14,6 +14,10 @@
                                  :func:`square_wave_network`, the hand-built square wave
 :class:`LocallyConnected2d`      a convolution's shape with its own filter at every location
 :class:`TreeNetwork`             a deep network with the structure of a binary tree
+:class:`SmallCNN`                convolution (or locally connected), ReLU and pooling blocks with a
+                                 linear readout; ``features`` returns every block's output
+:func:`image_network`            fully connected, locally connected or convolutional networks on
+                                 images at an equal parameter budget
 :func:`build`, :func:`free_width`  the architectures of a comparison at an equal parameter budget
 :func:`dense_layers`             the dense layers of a feed-forward network with their effective weights
 counts                           :func:`count_parameters`, :func:`mlp_parameter_count`,
@@ -26,6 +30,8 @@ from that seed, without touching the global generators, and then moves them to
 """
 
 from .budget import ARCHITECTURES, build, free_width
+from .conv import (IMAGE_ARCHITECTURES, SmallCNN, cnn_parameter_count, image_free_width, image_network,
+                   image_parameter_count, small_cnn)
 from .dense import HOMOGENEOUS, DenseLayer, DenseLayers, dense_layers
 from .linear_nets import CircularConvLinear, FullyConnectedLinear, SymmetricFactorization, fourier_concentration
 from .local import LocallyConnected2d, TreeNetwork, tree_parameter_count
@@ -41,6 +47,8 @@ __all__ = [
     "PairNetwork", "square_wave_network", "square_wave_labels",
     "LocallyConnected2d", "TreeNetwork", "tree_parameter_count",
     "ARCHITECTURES", "build", "free_width",
+    "SmallCNN", "small_cnn", "cnn_parameter_count", "IMAGE_ARCHITECTURES", "image_network", "image_free_width",
+    "image_parameter_count",
     "HOMOGENEOUS", "DenseLayer", "DenseLayers", "dense_layers",
     "CircularConvLinear", "FullyConnectedLinear", "SymmetricFactorization", "fourier_concentration",
 ]
