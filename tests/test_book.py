@@ -214,7 +214,8 @@ def test_page_renders_in_headless_chromium(site, page):
 EXPLORERS = ["1-three-questions/min-norm", "1-three-questions/margins", "2-provable-learning/weight-sharing",
              "2-provable-learning/margin-distributions", "3-sgd-overparametrization/strict-saddles",
              "3-sgd-overparametrization/overparametrized-landscapes", "3-sgd-overparametrization/lazy-training",
-             "3-sgd-overparametrization/implicit-bias", "3-sgd-overparametrization/width-and-generalization"]
+             "3-sgd-overparametrization/implicit-bias", "3-sgd-overparametrization/width-and-generalization",
+             "4-mathematical-theories/depth-separation", "4-mathematical-theories/flat-minima"]
 
 
 def stored_views(notebook: Path) -> list[list[list[str]]]:
