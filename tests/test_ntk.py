@@ -188,14 +188,14 @@ def case_model(case, seed=0):
 def structured_only(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the structured method should have applied")
-    monkeypatch.setattr(ntk, "_ntk_from_jacobians", refuse)
+    monkeypatch.setattr(ntk._kernels, "_ntk_from_jacobians", refuse)
 
 
 @pytest.fixture
 def fallback_only(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the structured method should not have applied")
-    monkeypatch.setattr(ntk, "_ntk_structured", refuse)
+    monkeypatch.setattr(ntk._kernels, "_ntk_structured", refuse)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(str(v) for v in c.values()))
@@ -228,7 +228,7 @@ def test_fallback_ntk_matches_loop(make, shape, given_x2, fallback_only):
 
 
 def test_fallback_without_cache_matches(monkeypatch, fallback_only):
-    monkeypatch.setattr(ntk, "_CACHE_BYTES", 0)  # recompute x2's Jacobian chunk by chunk
+    monkeypatch.setattr(ntk._kernels, "_CACHE_BYTES", 0)  # recompute x2's Jacobian chunk by chunk
     model, x1, x2 = conv_model(), randn(7, 1, 8), randn(5, 1, 8, seed=1)
     for x in (None, x2):
         torch.testing.assert_close(ntk.empirical_ntk(model, x1, x, chunk_size=2), ntk_loop(model, x1, x),
@@ -236,15 +236,15 @@ def test_fallback_without_cache_matches(monkeypatch, fallback_only):
 
 
 def test_structure_is_detected():
-    assert ntk._structured_layers(mlp([3, 4, 1], parametrization="ntk")) is not None
-    assert ntk._structured_layers(mlp([3, 4, 1], bias=False)) is not None
+    assert ntk._kernels._structured_layers(mlp([3, 4, 1], parametrization="ntk")) is not None
+    assert ntk._kernels._structured_layers(mlp([3, 4, 1], bias=False)) is not None
     for model in (Scaled(), Tied(), conv_model()):
-        assert ntk._structured_layers(model) is None
+        assert ntk._kernels._structured_layers(model) is None
     # statically fine, but called twice or on sequences: caught during the forward pass
     for model, X in ((Twice(), randn(3, 4)), (Tokens(), randn(3, 5, 3))):
-        layers = ntk._structured_layers(model)
+        layers = ntk._kernels._structured_layers(model)
         assert layers is not None
-        assert ntk._structured_features(model, layers, X, 1, None, False) is None
+        assert ntk._kernels._structured_features(model, layers, X, 1, None, False) is None
 
 
 def test_inplace_activations_keep_the_structured_method_exact(structured_only):
@@ -319,7 +319,7 @@ def test_trainable_only_matches_the_restricted_oracle(method, make, frozen, shap
 
 
 def test_trainable_only_without_cache_matches(monkeypatch, fallback_only):
-    monkeypatch.setattr(ntk, "_CACHE_BYTES", 0)
+    monkeypatch.setattr(ntk._kernels, "_CACHE_BYTES", 0)
     model, x1, x2 = conv_model(), randn(7, 1, 8), randn(5, 1, 8, seed=1)
     freeze(model, {"3.weight"})
     torch.testing.assert_close(ntk.empirical_ntk(model, x1, x2, trainable_only=True, chunk_size=2),
@@ -370,7 +370,7 @@ def test_batch_norm_with_batch_statistics_is_refused(fn):
 
 def test_batch_norm_in_eval_mode_goes_through_the_fallback_and_matches(fallback_only):
     model = bn_model().eval()
-    assert ntk._structured_layers(model) is None
+    assert ntk._kernels._structured_layers(model) is None
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x1, x2 = randn(7, 4, seed=1), randn(3, 4, seed=2)
     for x in (None, x2):

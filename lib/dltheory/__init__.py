@@ -6,16 +6,20 @@ config         device, seed and scale of every experiment
 claims         the claim checks that end every experiment
 losses         the losses of the book, by name; log L for normalised gradient descent
 params         a model as a function of one flat parameter vector
-models         MLPs (standard and NTK parametrisation), local, tree and small convolutional networks,
-               budgets, and dense_layers, the one walker over a network's dense layers
+models         MLPs (standard and NTK parametrisation), residual MLPs, local, tree and small convolutional
+               networks, budgets, and dense_layers, the one walker over a network's dense layers
 data           seeded generators, scikit-learn and real data, label corruption
 train          fit(): a thin loop over torch.optim; SGLD, Gram-Gauss-Newton; History; checkpoints;
-               train_mlp_classifier, the protocol chapters 1, 2 and 4 share
+               train_mlp_classifier, the protocol chapters 1, 2, 4 and 5 share; callbacks that record
+               per-step gradient norms (GradientNorms) and parameter snapshots
 curvature      Hessian-vector products, dense Hessians, Lanczos, Hutchinson, SLQ, Gauss-Newton,
                and the same for a plain function of a vector
-ntk            per-example Jacobians, empirical and infinite-width neural tangent kernels
+ntk            per-example Jacobians, empirical and infinite-width neural tangent kernels; the linearised
+               model and kernel regression (ridgeless, or gradient flow for a time t)
 linear         linear least squares: closed forms and the gradient dynamics that reach them
-bounds         margins, norms, and the generalisation bounds built on them
+bounds         margins, norms, and the generalisation bounds built on them; the lecture's covering-number
+               and mu^L Rademacher capacities; SGLD's PAC-Bayes term and stability bounds (Mou et al.,
+               Hardt et al.)
 homogeneity    layer scaling, f = rho f~, Euler's identity, rescaling symmetries
 implicit_bias  max-margin directions, regularisation paths; Soudry's residual limit, non- and partially
                separable data, loss tails; Lyu-Li smoothed margin and KKT residual
@@ -38,6 +42,11 @@ double_descent random-features min-norm regression; Hastie et al.'s ridgeless ri
 topology       reduced-rank optima of bottleneck linear nets, quadratic-activation ensembles, Bezier
                curves between minima and their loss barriers
 langevin       vectorised Langevin chains, exact Gibbs masses by quadrature, Laplace's mass of a well
+universality   sup and L1 errors on a grid over a box, superlevel sets and whether they reach the boundary
+gram           Du et al.'s Gram matrices: H-infinity in closed form, lambda_0, the first-layer Gram, the
+               linear-rate envelope, the spread of finite-width kernels
+gauss_newton   the minimum-norm Gauss-Newton step (lstsq oracle), the quadratic constant R_{t+1}/R_t^2,
+               a multiply-add cost model for GD, SGD, Adam and Gram-Gauss-Newton
 stats          time to fit, chance and relabelling intervals
 
 Teaching aids (the core never imports them)

@@ -16,6 +16,8 @@ module                 what it holds
 ``margins``            :func:`margins`, :func:`output_margins`, :func:`normalized_margins`,
                        :func:`layer_weights`, :func:`layer_norms`, and :func:`margin_distribution`,
                        the one definition of the (spectrally or Frobenius) normalised margins
+``capacity``           :func:`covering_number_bound`, :func:`rademacher_norm_bound` (Neyshabur,
+                       Tomioka, Srebro 2015): the lecture's classical capacity table (deck 5)
 ``compression``        :func:`compression_bound`: the realisable sample-compression bound
                        (Littlestone and Warmuth 1986)
 ``folding``            :func:`folded_weights`, :func:`fold_inputs`: biases as weights of a constant unit
@@ -27,6 +29,8 @@ module                 what it holds
                        cross-entropy of layer-normalised networks (Liao et al. 2018)
 ``pac_bayes``          :func:`pac_bayes_bound` (Dziugaite and Roy 2017), :func:`binary_kl`,
                        :func:`kl_inverse`, :func:`isotropic_gaussian_kl`
+``stability``          :func:`sgld_pac_bayes_term`, :func:`sgld_stability_bound` (Mou, Wang, Zhai,
+                       Zheng 2018), :func:`hardt_stability_bound` (Hardt, Recht, Singer 2016)
 ``vc``                 :func:`vc_dimension`, :func:`vc_bound` (Vapnik; Bartlett et al. 2019), for contrast
 =====================  =========================================================================
 
@@ -45,6 +49,7 @@ Data may be tensors or arrays; the margins are computed by the model in
 evaluation mode (:func:`dltheory._checks.probe`), the norms in float64.
 """
 
+from .capacity import covering_number_bound, max_unit_l1_norm, rademacher_norm_bound
 from .compression import compression_bound
 from .folding import fold_inputs, folded_weights
 from .margins import (NORMALIZATIONS, layer_norms, layer_weights, margin_distribution, margins, normalized_margins,
@@ -52,6 +57,7 @@ from .margins import (NORMALIZATIONS, layer_norms, layer_weights, margin_distrib
 from .norm_based import bartlett_bound, frobenius_bound, path_norm, spectral_complexity
 from .normalized import cross_entropy_bound, cross_entropy_range, normalized_losses, rademacher_complexity_bound
 from .pac_bayes import binary_kl, isotropic_gaussian_kl, kl_inverse, pac_bayes_bound
+from .stability import hardt_stability_bound, sgld_k0, sgld_pac_bayes_term, sgld_stability_bound
 from .vc import vc_bound, vc_dimension
 
 __all__ = [
@@ -62,5 +68,7 @@ __all__ = [
     "normalized_losses", "cross_entropy_range", "rademacher_complexity_bound", "cross_entropy_bound",
     "binary_kl", "kl_inverse", "isotropic_gaussian_kl", "pac_bayes_bound",
     "vc_dimension", "vc_bound",
+    "covering_number_bound", "rademacher_norm_bound", "max_unit_l1_norm",
     "compression_bound",
+    "sgld_pac_bayes_term", "sgld_stability_bound", "sgld_k0", "hardt_stability_bound",
 ]

@@ -27,6 +27,26 @@ def _margin_loss(model: nn.Module, X: torch.Tensor, y: torch.Tensor, gamma: floa
     """:math:`\\hat R_\\gamma`: the fraction of training points with margin :math:`\\le \\gamma`."""
     return (margins(model, X, y) <= gamma).double().mean().item()
 
+def rademacher_margin_terms(model: nn.Module, X: torch.Tensor, y: torch.Tensor, gamma: float, delta: float,
+                            rademacher: float, num_outputs: int) -> dict[str, float]:
+    """The margin bound built on a Rademacher bound of the network class (Mohri et al. 2018, Thm 9.2).
+
+    .. math::  P(\text{error}) \le \hat R_\gamma + \frac{c_k}{\gamma}\,\mathfrak R_n
+               + 3\sqrt{\frac{\ln(2/\delta)}{2n}},
+
+    with :math:`c_k = 2` for one output and labels :math:`\pm 1`, :math:`4k`
+    for :math:`k` classes, and :math:`\hat R_\gamma` the fraction of margins
+    at most :math:`\gamma`. Returns ``margin_loss``, ``rademacher``,
+    ``complexity`` (:math:`c_k\mathfrak R_n/\gamma`), ``confidence`` and ``bound``.
+    """
+    n = X.shape[0]
+    lipschitz = 2.0 / gamma if num_outputs == 1 else 4.0 * num_outputs / gamma
+    complexity = lipschitz * rademacher
+    confidence = 3.0 * math.sqrt(math.log(2.0 / delta) / (2.0 * n))
+    margin_loss = _margin_loss(model, X, y, gamma)
+    return {"margin_loss": margin_loss, "rademacher": rademacher, "complexity": complexity,
+            "confidence": confidence, "bound": margin_loss + complexity + confidence}
+
 
 def spectral_complexity(model: nn.Module, reference: nn.Module | None = None) -> float:
     """Spectral complexity of Bartlett, Foster, Telgarsky 2017, eq. (1.2).
@@ -196,8 +216,6 @@ def bartlett_bound(
     }
 
 
-
-
 def frobenius_bound(
     model: nn.Module,
     X: torch.Tensor,
@@ -262,17 +280,8 @@ def frobenius_bound(
     max_input_norm = torch.linalg.vector_norm(Xf, dim=1).max().item()
     factor = math.sqrt(2.0 * depth * math.log(2.0)) + 1.0
     rademacher = factor * product * data_norm / n
-    k = layers.out_features
-    lipschitz = 2.0 / gamma if k == 1 else 4.0 * k / gamma
-    complexity = lipschitz * rademacher
-    confidence = 3.0 * math.sqrt(math.log(2.0 / delta) / (2.0 * n))
-    margin_loss = _margin_loss(model, X, y, gamma)
     return {
-        "margin_loss": margin_loss,
-        "rademacher": rademacher,
-        "complexity": complexity,
-        "confidence": confidence,
-        "bound": margin_loss + complexity + confidence,
+        **rademacher_margin_terms(model, X, y, gamma, delta, rademacher, layers.out_features),
         "frobenius_product": product,
         "depth": depth,
         "data_norm": data_norm,
@@ -282,8 +291,6 @@ def frobenius_bound(
         "gamma": gamma,
         "delta": delta,
     }
-
-
 
 
 def path_norm(model: nn.Module, p: float = 2) -> float:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import nn
 
 from ..bounds import spectral_complexity
-from .core import Feedback, check_function
+from .core import Feedback, check_function, relu_network
 
 __all__ = ["check_spectral_complexity"]
 
@@ -35,13 +34,7 @@ def _cases() -> list[tuple[list[torch.Tensor]]]:
 
 def _reference(weights: list[torch.Tensor]) -> float:
     """:func:`dltheory.bounds.spectral_complexity` of the bias-free network with these layers."""
-    layers = []
-    for A in weights:
-        layer = nn.Linear(A.shape[1], A.shape[0], bias=False, dtype=torch.float64)
-        with torch.no_grad():
-            layer.weight.copy_(A)
-        layers += [layer, nn.ReLU()]
-    return spectral_complexity(nn.Sequential(*layers[:-1]))
+    return spectral_complexity(relu_network(weights))
 
 
 def _mistakes(weights: list[torch.Tensor]) -> dict[str, float]:

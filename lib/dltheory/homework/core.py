@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch import nn
 
 
-__all__ = ["Feedback", "compare", "check_function", "named_mistake", "student_line"]
+__all__ = ["Feedback", "compare", "check_function", "named_mistake", "student_line", "relu_network"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,21 @@ class Feedback:
 
     def __bool__(self) -> bool:
         return self.passed
+
+
+def relu_network(weights: Sequence[torch.Tensor]) -> nn.Sequential:
+    """The bias-free ReLU network :math:`x \\mapsto W_L\\sigma(\\cdots\\sigma(W_1x))` with these layers.
+
+    The reference networks of checkers that ask for a quantity of a list of
+    weight matrices (a capacity, a spectral complexity).
+    """
+    layers: list[nn.Module] = []
+    for A in weights:
+        layer = nn.Linear(A.shape[1], A.shape[0], bias=False, dtype=A.dtype)
+        with torch.no_grad():
+            layer.weight.copy_(A)
+        layers += [layer, nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
 
 
 def _to_numpy(x) -> np.ndarray | None:

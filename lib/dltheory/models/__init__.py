@@ -6,6 +6,8 @@
 :class:`NoisyBatchNorm`          batch normalisation followed by a random per-step shift and scale
 :func:`two_layer`                two-layer networks with a fixed or trained outer layer; the
                                  quadratic activation :class:`Square` is ``activation="square"``
+:func:`residual_mlp`             ReLU residual networks in NTK parametrisation with branches scaled
+                                 :math:`1/L` (raw weights :math:`1/(L\\sqrt m)`; Du et al. 2019)
 :class:`CircularConvLinear`      linear networks of circular convolutions, a fully connected
                                  :class:`FullyConnectedLinear` baseline, and their Fourier
                                  concentration (:func:`fourier_concentration`)
@@ -39,11 +41,13 @@ from .mlp import ACTIVATIONS, INITS, NORMS, NTKLinear, Square, count_parameters,
 from .normalization import NoisyBatchNorm, frozen_noise
 from .tied import PairNetwork, square_wave_labels, square_wave_network
 from .two_layer import OUTER_LAYERS, two_layer
+from .residual import ResidualMLP, residual_mlp
 
 __all__ = [
     "ACTIVATIONS", "NORMS", "INITS", "NTKLinear", "Square", "mlp", "count_parameters", "mlp_parameter_count",
     "width_for_budget", "NoisyBatchNorm", "frozen_noise",
     "OUTER_LAYERS", "two_layer",
+    "ResidualMLP", "residual_mlp",
     "PairNetwork", "square_wave_network", "square_wave_labels",
     "LocallyConnected2d", "TreeNetwork", "tree_parameter_count",
     "ARCHITECTURES", "build", "free_width",

@@ -16,6 +16,7 @@ and resume from them bit for bit.
                             (Jin et al. 2017), to escape strict saddles
 :class:`GramGaussNewton`    Gram-Gauss-Newton, a :class:`BatchOptimizer`
 :class:`History`            the tidy record; :func:`log_spaced_steps` for ``record_at``
+:class:`GradientNorms`      per-step :math:`\\lVert g_k\\rVert^2` and :math:`\\eta_k`; :class:`ParameterSnapshots`
 :func:`fit_ensemble`        S seeds of one batched model trained at once, full batch
                             (:class:`EnsembleHistory`)
 ==========================  ==============================================================
@@ -35,13 +36,15 @@ diverged model silently.
 
 from .ensemble import ELEMENTWISE_OPTIMIZERS, EnsembleHistory, fit_ensemble
 from .fit import Callback, StepInfo, fit
+from .callbacks import GradientNorms, ParameterSnapshots
 from .history import History, log_spaced_steps, record_points
 from .protocols import train_mlp_classifier
 from .optim import (DEFAULT_TEMPERATURE, GGN_RELATIVE_DAMPING, PRESETS, SGLD, BatchOptimizer, GramGaussNewton,
                     PerturbedGD, make_optimizer)
 
 __all__ = [
-    "fit", "Callback", "StepInfo", "History", "log_spaced_steps", "record_points",
+    "fit", "Callback", "StepInfo", "GradientNorms", "ParameterSnapshots",
+    "History", "log_spaced_steps", "record_points",
     "PRESETS", "make_optimizer", "SGLD", "PerturbedGD", "BatchOptimizer", "GramGaussNewton", "DEFAULT_TEMPERATURE",
     "GGN_RELATIVE_DAMPING", "fit_ensemble", "EnsembleHistory", "ELEMENTWISE_OPTIMIZERS",
     "train_mlp_classifier",

@@ -1,28 +1,4 @@
-"""Neural tangent kernels: empirical (finite width) and infinite-width ReLU.
-
-The empirical NTK of a model :math:`f(\\cdot;\\theta)` with :math:`k` outputs per
-example is the Gram matrix of its parameter Jacobians,
-
-.. math::
-
-    \\Theta(x, x')_{ab} = \\Big\\langle \\frac{\\partial f_a(x)}{\\partial\\theta},
-                                       \\frac{\\partial f_b(x')}{\\partial\\theta} \\Big\\rangle ,
-
-with :math:`\\theta` all of the model's parameters (or its trainable ones),
-flattened in ``parameters_to_vector(model.parameters())`` order (:mod:`dltheory.params`).
-:func:`jacobian` computes the per-example Jacobians, :func:`empirical_ntk` the
-kernel. For multilayer perceptrons the kernel never forms a Jacobian: it is a
-sum over layers of products of small Gram matrices (the "structured" method of
-Novak, Sohl-Dickstein, Schoenholz 2022, *Fast finite width neural tangent
-kernel*), which is what makes an NTK of thousands of examples cheap.
-
-As every width grows, the NTK of an MLP in NTK parametrisation
-(:func:`dltheory.models.mlp` with ``parametrization="ntk"``) converges to a
-deterministic kernel (Jacot, Gabriel, Hongler 2018); :func:`relu_nngp` and
-:func:`relu_ntk` compute the ReLU limits by the layer recursion of
-neural-tangents (Novak et al. 2020, ``stax.Dense``/``stax.Relu`` with
-``parameterization='ntk'``) and the arc-cosine kernels of Cho & Saul (2009).
-"""
+"""Empirical neural tangent kernels and the infinite-width ReLU kernels (see :mod:`dltheory.ntk`)."""
 
 from __future__ import annotations
 
@@ -32,10 +8,10 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from ._checks import check_bool, check_int, check_real, check_tensor, named_parameters, probe
-from ._progress import progress_bar
-from .models import NTKLinear
-from .params import as_function, flat_parameters
+from .._checks import check_bool, check_int, check_real, check_tensor, named_parameters, probe
+from .._progress import progress_bar
+from ..models import NTKLinear
+from ..params import as_function, flat_parameters
 
 __all__ = ["jacobian", "empirical_ntk", "relu_nngp", "relu_ntk"]
 
