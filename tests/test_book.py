@@ -215,7 +215,8 @@ EXPLORERS = ["1-three-questions/min-norm", "1-three-questions/margins", "2-prova
              "2-provable-learning/margin-distributions", "3-sgd-overparametrization/strict-saddles",
              "3-sgd-overparametrization/overparametrized-landscapes", "3-sgd-overparametrization/lazy-training",
              "3-sgd-overparametrization/implicit-bias", "3-sgd-overparametrization/width-and-generalization",
-             "4-mathematical-theories/depth-separation", "4-mathematical-theories/flat-minima"]
+             "4-mathematical-theories/depth-separation", "4-mathematical-theories/flat-minima",
+             "5-theory-to-algorithm/gram-gauss-newton"]
 
 
 def stored_views(notebook: Path) -> list[list[list[str]]]:
