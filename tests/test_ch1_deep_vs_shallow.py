@@ -3,6 +3,7 @@ NumPy evaluation of the tree, the dimension sweep and its tables against runs by
 log-log slope and the size-for-accuracy reading against closed forms, and the locality of the
 tree's first level (the check the notebook used to make as a claim)."""
 
+import functools
 import math
 
 import numpy as np
@@ -95,11 +96,36 @@ def test_train_and_score_minibatch_cosine_is_fit_by_hand():
     twin = models.build("tree_local", 4, width=6, seed=2, dtype=F64)
     result = section.train_and_score(model, train_data, test_data, lrs=[1e-2], steps=40, batch_size=32,
                                      cosine=True, seed=5)
-    train.fit(twin, *train_data, loss="square", optimizer="adam", lr=1e-2, steps=40, batch_size=32, seed=5,
+    adam = functools.partial(torch.optim.Adam, lr=1e-2, fused=True)
+    train.fit(twin, *train_data, loss="square", optimizer=adam, steps=40, batch_size=32, seed=5,
               scheduler=lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, 40), progress=False)
     for p, q in zip(model.parameters(), twin.parameters()):
         assert torch.equal(p, q)
     assert result["test_error"] == pytest.approx(section.normalized_mse(twin, *test_data), rel=1e-12)
+    # the fused kernel is Adam: the preset's implementation gives the same weights up to rounding
+    preset = models.build("tree_local", 4, width=6, seed=2, dtype=F64)
+    train.fit(preset, *train_data, loss="square", optimizer="adam", lr=1e-2, steps=40, batch_size=32, seed=5,
+              scheduler=lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, 40), progress=False)
+    for p, q in zip(model.parameters(), preset.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12)
+
+
+def test_train_and_score_falls_back_to_unfused_adam(monkeypatch):
+    """On a torch without a fused Adam for the parameters' device the default implementation runs."""
+    class NoFusedAdam(torch.optim.Adam):
+        def __init__(self, params, fused=None, **kw):
+            if fused:
+                raise RuntimeError("`fused=True` requires all the params to be CUDA tensors")
+            super().__init__(params, **kw)
+
+    train_data = data.binary_tree(80, depth=2, seed=0, dtype=F64)
+    model = models.build("shallow", 4, width=5, seed=2, dtype=F64)
+    twin = models.build("shallow", 4, width=5, seed=2, dtype=F64)
+    train.fit(twin, *train_data, loss="square", optimizer="adam", lr=1e-2, steps=20, progress=False)
+    monkeypatch.setattr(torch.optim, "Adam", NoFusedAdam)
+    section.train_and_score(model, train_data, train_data, lrs=[1e-2], steps=20)
+    for p, q in zip(model.parameters(), twin.parameters()):
+        assert torch.equal(p, q)
 
 
 def test_dimension_sweep_rows_and_table():

