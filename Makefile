@@ -59,9 +59,12 @@ test: $(STAMP) assets
 	$(TIMED) "book build and browser check" env $(REPRO) $(PY) -m pytest tests -m "book or browser" -q
 
 # nbval from an empty folder outside the repository, against the wheel installed into another one
-# (as Colab runs a notebook): tools/nbval_as_reader.py.
+# (as Colab runs a notebook): tools/nbval_as_reader.py. Every notebook runs its small problems on one
+# thread, so NBVAL_JOBS notebooks run at once, one per core (pytest-xdist; --dist loadfile keeps a
+# notebook's cells together, in order, on one worker). NBVAL_JOBS=1 runs them one after another.
+NBVAL_JOBS ?= 2
 test-notebooks: $(STAMP)
-	env $(REPRO) $(PY) tools/nbval_as_reader.py $(NOTEBOOKS) -- -q
+	env $(REPRO) $(PY) tools/nbval_as_reader.py $(NOTEBOOKS) -- -q -n $(NBVAL_JOBS) --dist loadfile
 
 execute: $(STAMP)
 	env $(REPRO) $(PY) tools/execute_notebooks.py $(NOTEBOOKS)

@@ -1,7 +1,7 @@
 """Run nbval on the notebooks as a reader runs them: from an empty folder, against the installed wheel.
 
 ``python tools/nbval_as_reader.py NOTEBOOK...`` (what ``make test`` runs; extra pytest
-arguments after ``--``)
+arguments after ``--``, e.g. ``-- -n 2 --dist loadfile`` to run two notebooks at a time)
 
 1. The wheel is built from a copy of the files git would commit (what
    ``pip install git+...`` installs in Colab) and installed, without
