@@ -780,3 +780,22 @@ def test_teacher_refuses_to_return_a_single_class():
         D.teacher(50, 6, task="binary", seed=0, inputs="sphere", widths=(16,))
     X, y, _ = D.teacher(50, 6, task="binary", seed=1, inputs="sphere", widths=(16,))
     assert set(y.tolist()) == {-1.0, 1.0}
+
+
+def test_teacher_signs_split_the_teacher_at_its_median():
+    X, y = D.teacher_signs(50, 6, seed=3)
+    assert X.dtype == y.dtype == torch.float32 and X.shape == (50, 6) and y.shape == (50,)
+    torch.testing.assert_close(X.norm(dim=1), torch.ones(50))
+    assert set(y.tolist()) == {-1.0, 1.0} and y.sum().item() == 0  # n even: exactly balanced
+    X2, y2 = D.teacher_signs(50, 6, seed=3)
+    assert torch.equal(X, X2) and torch.equal(y, y2)
+    # the teacher's regression outputs, sorted: the lower 26 of 51 (median included) are -1, the rest +1
+    X64, f, _ = D.teacher(51, 6, task="regression", inputs="sphere", seed=4, dtype=torch.float64)
+    X, y = D.teacher_signs(51, 6, seed=4, dtype=torch.float64)
+    assert torch.equal(X, X64)
+    order = f.argsort()
+    assert (y[order[:26]] == -1).all() and (y[order[26:]] == 1).all()
+    Xg, _ = D.teacher_signs(40, 3, inputs="gaussian", seed=0)
+    assert Xg.norm(dim=1).std() > 0.1
+    with pytest.raises(ValueError, match="n must be"):
+        D.teacher_signs(1, 3)

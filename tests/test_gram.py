@@ -109,3 +109,15 @@ def test_kernel_deviation_against_numpy():
         gram.kernel_deviation(K[:1])
     with pytest.raises(ValueError, match="shape"):
         gram.kernel_deviation(K, reference=torch.eye(2))
+
+
+def test_du_network_has_standard_normal_rows_and_fixed_signed_outer_weights():
+    net = gram.du_network(8, 4000, seed=0, dtype=torch.float64)
+    W, a = net[0].weight.detach(), net[2].weight.detach()[0]
+    assert abs(W.mean().item()) < 0.01 and W.var().item() == pytest.approx(1.0, abs=0.02)
+    torch.testing.assert_close(a.abs(), torch.full((4000,), 4000**-0.5, dtype=torch.float64))
+    assert a.sum().item() == pytest.approx(0.0, abs=1e-12)
+    assert [p.requires_grad for p in net.parameters()] == [True, False]
+    assert gram.du_network(5, 10, seed=1)[0].weight.dtype == torch.float32
+    same = gram.du_network(8, 4000, seed=0, dtype=torch.float64)
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), same.parameters()))

@@ -1,4 +1,4 @@
-"""The glue of the lazy-training notebook: data, Du et al.'s network, the sweep and its slopes."""
+"""The glue of the lazy-training notebook: the sweep and its slopes."""
 
 import copy
 
@@ -6,35 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from dltheory import activation_patterns, train
+from dltheory import activation_patterns, data, gram, train
 from dltheory.sections import ch3_lazy_training as section
 
 
-def test_sphere_data_are_unit_inputs_with_sign_labels_and_deterministic():
-    X, y = section.sphere_data(50, 6, seed=3)
-    assert X.shape == (50, 6) and y.shape == (50,)
-    torch.testing.assert_close(X.norm(dim=1), torch.ones(50))
-    assert set(y.tolist()) == {-1.0, 1.0} and abs(y.sum().item()) <= 1
-    X2, y2 = section.sphere_data(50, 6, seed=3)
-    assert torch.equal(X, X2) and torch.equal(y, y2)
-
-
-def test_du_network_has_standard_normal_rows_and_fixed_signed_outer_weights():
-    net = section.du_network(8, 4000, seed=0, dtype=torch.float64)
-    W, a = net[0].weight.detach(), net[2].weight.detach()[0]
-    assert abs(W.mean().item()) < 0.01 and W.var().item() == pytest.approx(1.0, abs=0.02)
-    torch.testing.assert_close(a.abs(), torch.full((4000,), 4000**-0.5, dtype=torch.float64))
-    assert a.sum().item() == pytest.approx(0.0, abs=1e-12)
-    assert [p.requires_grad for p in net.parameters()] == [True, False]
-
-
 def test_width_sweep_shapes_and_values_match_a_run_by_hand():
-    X, y = section.sphere_data(12, 4, seed=0, dtype=torch.float64)
+    X, y = data.teacher_signs(12, 4, seed=0, dtype=torch.float64)
     sweep = section.width_sweep(X, y, [8, 32], [5], lr=4.0, steps=40)
     assert list(sweep["widths"]) == [8, 32]
     for key in section.COLUMNS:
         assert sweep[key].shape == (1, 2)
-    net = section.du_network(4, 32, seed=5, dtype=torch.float64)
+    net = gram.du_network(4, 32, seed=5, dtype=torch.float64)
     start = copy.deepcopy(net)
     train.fit(net, X, y, loss="square", optimizer="gd", lr=4.0, steps=40, progress=False)
     assert sweep["movement"][0, 1] == pytest.approx(activation_patterns.relative_movement(start, net), rel=1e-9)
@@ -42,14 +24,14 @@ def test_width_sweep_shapes_and_values_match_a_run_by_hand():
     assert sweep["displacement"][0, 1] == pytest.approx((W - W0).norm(dim=1).max().item(), rel=1e-9)
     assert sweep["norm_ratio"][0, 1] == pytest.approx((W.norm() / W0.norm()).item(), rel=1e-9)
     assert sweep["loss"][0, 1] == pytest.approx(0.5 * (net(X).squeeze(1) - y).pow(2).mean().item(), rel=1e-9)
-    half = section.du_network(4, 32, seed=5, dtype=torch.float64)
+    half = gram.du_network(4, 32, seed=5, dtype=torch.float64)
     train.fit(half, X, y, loss="square", optimizer="gd", lr=4.0, steps=20, progress=False)
     assert sweep["movement_half"][0, 1] == pytest.approx(
         activation_patterns.relative_movement(start[0].weight, half[0].weight), rel=1e-9)
 
 
 def test_weight_decay_shrinks_the_weights_and_slopes_read_power_laws():
-    X, y = section.sphere_data(12, 4, seed=0, dtype=torch.float64)
+    X, y = data.teacher_signs(12, 4, seed=0, dtype=torch.float64)
     decayed = section.width_sweep(X, y, [8], [0], lr=4.0, steps=200, weight_decay=0.05)
     assert decayed["norm_ratio"][0, 0] < 0.5 and decayed["movement"][0, 0] > 0.5
     fake = {"widths": np.array([10, 40, 160]), "movement": np.array([[1.0, 0.5, 0.25]]),
@@ -59,7 +41,7 @@ def test_weight_decay_shrinks_the_weights_and_slopes_read_power_laws():
 
 
 def test_bad_arguments_are_named():
-    X, y = section.sphere_data(6, 3, seed=0)
+    X, y = data.teacher_signs(6, 3, seed=0)
     with pytest.raises(ValueError, match="even"):
         section.width_sweep(X, y, [7], [0], lr=1.0, steps=1)
     with pytest.raises(ValueError, match="at least one width"):
@@ -73,7 +55,7 @@ def test_bad_arguments_are_named():
 def test_width_panel_and_explorer_show_the_sweeps_numbers():
     import matplotlib.pyplot as plt
 
-    X, y = section.sphere_data(12, 4, seed=0, dtype=torch.float64)
+    X, y = data.teacher_signs(12, 4, seed=0, dtype=torch.float64)
     sweep = section.width_sweep(X, y, [8, 32], [0, 1], lr=4.0, steps=20)
     assert [len(u) for u in sweep["unit_displacements"]] == [8, 32]
     np.testing.assert_allclose([u.max() for u in sweep["unit_displacements"]], sweep["displacement"][0])

@@ -1,38 +1,28 @@
-"""The glue of the global-convergence notebook: data, Du et al.'s network, the Gram, rate and depth protocols."""
+"""The glue of the global-convergence notebook: the Gram, rate and depth protocols."""
 
 import numpy as np
 import pytest
 import torch
 
-from dltheory import gram, ntk, stats, train
+from dltheory import data, gram, ntk, stats, train
 from dltheory.sections import ch5_global_convergence as section
 
 
-def test_sphere_data_and_du_network():
-    X, y = section.sphere_data(20, 5, seed=3)
-    assert X.dtype == torch.float64 and X.shape == (20, 5)
-    torch.testing.assert_close(X.norm(dim=1), torch.ones(20, dtype=torch.float64))
-    assert set(y.tolist()) == {-1.0, 1.0} and y.sum().item() == 0
-    net = section.du_network(5, 10, seed=1)
-    torch.testing.assert_close(net[2].weight.abs(), torch.full((1, 10), 10**-0.5, dtype=torch.float64))
-    assert [p.requires_grad for p in net.parameters()] == [True, False]
-
-
 def test_gram_deviation_by_hand_and_falls_with_width():
-    X, _ = section.sphere_data(10, 4, seed=0)
+    X, _ = data.teacher_signs(10, 4, seed=0, dtype=torch.float64)
     out = section.gram_deviation(X, [16, 4096], [1, 2])
     assert out.shape == (2, 2)
-    W = section.du_network(4, 16, seed=2)[0].weight.detach()
+    W = gram.du_network(4, 16, seed=2, dtype=torch.float64)[0].weight.detach()
     H_inf = gram.du_gram(X)
     assert out[1, 0] == pytest.approx(float((gram.first_layer_gram(W, X) - H_inf).norm() / H_inf.norm()))
     assert np.all(out[:, 1] < out[:, 0])
 
 
 def test_residual_curves_match_a_fit_by_hand():
-    X, y = section.sphere_data(12, 4, seed=0)
+    X, y = data.teacher_signs(12, 4, seed=0, dtype=torch.float64)
     curves = section.residual_curves(X, y, [32], [5], lr=3.0, steps=20)
     assert curves.shape == (1, 1, 21) and curves[0, 0, 0] == 1.0
-    net = section.du_network(4, 32, seed=5)
+    net = gram.du_network(4, 32, seed=5, dtype=torch.float64)
     history = train.fit(net, X, y, loss="square", optimizer="gd", lr=3.0, steps=20, record_every=1, progress=False)
     np.testing.assert_allclose(curves[0, 0], history["loss"] / history["loss"][0], rtol=1e-10)
 
@@ -46,7 +36,7 @@ def test_worst_envelope_ratio_skips_step_zero():
 
 
 def test_depth_sweep_small_and_consistent():
-    X, _ = section.sphere_data(6, 3, seed=0)
+    X, _ = data.teacher_signs(6, 3, seed=0, dtype=torch.float64)
     out = section.depth_sweep(X, [1, 2], 16, [1, 2, 3])
     for key in (*section.ARCHITECTURES, "plain_vs_limit", "limit_lambda_min"):
         assert out[key].shape == (2,) and np.all(out[key] > 0)

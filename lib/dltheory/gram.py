@@ -15,7 +15,7 @@ gradient descent on :math:`\\frac12\\sum_i (u_i - y_i)^2` moves the predictions
 
 .. math::  H^\\infty_{ij} = \\frac{\\langle x_i, x_j\\rangle\\,(\\pi - \\arccos\\langle x_i, x_j\\rangle)}{2\\pi}
 
-(:func:`du_gram`). Its least eigenvalue :math:`\\lambda_0` (:func:`lambda_0`)
+(:func:`du_gram`); :func:`du_network` builds the network. Its least eigenvalue :math:`\\lambda_0` (:func:`lambda_0`)
 sets the rate :math:`\\lVert u(t) - y\\rVert^2 \\le (1 - \\eta\\lambda_0/2)^t\\lVert u(0) - y\\rVert^2`
 of their Theorem 4.1 (:func:`rate_envelope`). :math:`H^\\infty` is *not*
 :func:`dltheory.ntk.relu_ntk` with ``depth=1``: that kernel also counts the
@@ -34,8 +34,9 @@ import numpy as np
 import torch
 
 from ._checks import check_int, check_real, check_tensor
+from .models import two_layer
 
-__all__ = ["du_gram", "lambda_0", "first_layer_gram", "rate_envelope", "kernel_deviation"]
+__all__ = ["du_network", "du_gram", "lambda_0", "first_layer_gram", "rate_envelope", "kernel_deviation"]
 
 
 def _unit_rows(X, name: str = "X") -> torch.Tensor:
@@ -48,6 +49,25 @@ def _unit_rows(X, name: str = "X") -> torch.Tensor:
                          f"got norms from {norms.min().item():.4g} to {norms.max().item():.4g}: "
                          f"divide by X.norm(dim=1, keepdim=True)")
     return X
+
+
+def du_network(d: int, width: int, *, seed: int, dtype: torch.dtype = torch.float32,
+               device: torch.device | str = "cpu") -> torch.nn.Sequential:
+    """Du et al.'s two-layer ReLU network, with a fixed outer layer :math:`\\pm 1/\\sqrt m`.
+
+    .. math::  f(x) = \\frac{1}{\\sqrt m}\\sum_{r=1}^m a_r \\operatorname{relu}(\\langle w_r, x\\rangle),
+               \\qquad w_r(0) \\sim N(0, I_d):
+
+    :func:`dltheory.models.two_layer` with ``outer="fixed_sign"`` (:math:`a_r = +1`
+    on the first half of the units, :math:`-1` on the second, times the default
+    ``outer_scale`` :math:`1/\\sqrt m`; not trained) and ``weight_var=d`` in the
+    standard scaling, so that the rows of ``net[0].weight`` (the :math:`w_r`)
+    are standard normal and only they are trained. Du et al. draw the signs
+    :math:`a_r` at random; the halves are the same in distribution up to the
+    order of the units.
+    """
+    return two_layer(check_int(d, "d", min=1), check_int(width, "width", min=2), outer="fixed_sign",
+                     scaling="standard", weight_var=float(d), seed=seed, dtype=dtype, device=device)
 
 
 def du_gram(X) -> torch.Tensor:

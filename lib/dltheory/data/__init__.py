@@ -17,6 +17,7 @@ synthetic                   what it is
 ==========================  ===========================================================
 :func:`separable`           linearly separable through the origin with margin (Soudry et al. 2018)
 :func:`teacher`             labels of a random teacher MLP
+:func:`teacher_signs`       balanced labels :math:`\\pm 1`: a teacher split at its median (Du et al.'s setting)
 :func:`binary_tree`         the 8-input hierarchically compositional function (Poggio et al. 2017)
 :func:`clustered`           k classes, each l well-separated small clusters (Li & Liang 2018)
 :func:`square_wave`         a 1-d square wave on an interval (deck 2, weight tying)
@@ -50,10 +51,11 @@ from .compositional import CONSTITUENTS, binary_tree, binary_tree_levels, binary
 from .labels import INPUT_RANDOMIZATIONS, corrupt_labels, randomize_inputs, select_classes, split, standardize
 from .real import DataFallbackWarning, cifar10, diabetes, digits, mnist, mnist1d, shipped_mnist_path
 from .sensing import matrix_sensing
-from .synthetic import clustered, sawtooth, separable, square_wave, square_wave_target, teacher, tent_map, two_clusters
+from .synthetic import (clustered, sawtooth, separable, square_wave, square_wave_target, teacher, teacher_signs,
+                        tent_map, two_clusters)
 
 __all__ = [
-    "separable", "teacher", "clustered", "two_clusters", "square_wave", "square_wave_target", "sawtooth", "tent_map",
+    "separable", "teacher", "teacher_signs", "clustered", "two_clusters", "square_wave", "square_wave_target", "sawtooth", "tent_map",
     "binary_tree", "binary_tree_target", "binary_tree_levels", "node_phases", "CONSTITUENTS",
     "digits", "diabetes", "mnist1d", "mnist", "cifar10", "shipped_mnist_path", "DataFallbackWarning",
     "corrupt_labels", "randomize_inputs", "INPUT_RANDOMIZATIONS", "split", "standardize", "select_classes",

@@ -18,7 +18,7 @@ from ._sampling import Device, in_ball, unit_directions
 from .labels import corrupt_labels
 
 __all__ = [
-    "separable", "teacher", "clustered", "two_clusters", "square_wave", "square_wave_target", "sawtooth", "tent_map",
+    "separable", "teacher", "teacher_signs", "clustered", "two_clusters", "square_wave", "square_wave_target", "sawtooth", "tent_map",
 ]
 
 
@@ -223,6 +223,27 @@ def teacher(
         y = corrupt_labels(y, noise, num_classes=k if task == "classes" else None,
                            seed=int(torch.randint(0, 2**31, (1,), generator=g)), exclude_true=True)
     return X.to(device), y.to(device), model.to(device)
+
+
+def teacher_signs(n: int, d: int, *, inputs: str = "sphere", seed: int = 0, device: Device = "cpu",
+                  dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+    """Inputs and balanced labels :math:`\\pm 1`: a random teacher's outputs split at their median.
+
+    .. math::  y_i = \\operatorname{sign}\\big(f^*(x_i) - \\operatorname{median}_j f^*(x_j)\\big),
+
+    with :math:`f^*` the ReLU teacher of :func:`teacher` (64 hidden units,
+    ``task="regression"``), so the labels depend on the input non-linearly and
+    :math:`\\lfloor n/2 \\rfloor` of them are :math:`+1` (the lower median is
+    labelled :math:`-1`). The sign of :math:`f^*` itself often gives one class
+    only on the sphere, whose inputs move the teacher's output little. Inputs
+    uniform on the unit sphere by default (Du et al.'s setting; ``"gaussian"``
+    for :math:`N(0, I_d)`). Teacher and median are computed in float64, then
+    cast to ``dtype``. Returns ``(X, y)``.
+    """
+    X, f, _ = teacher(check_int(n, "n", min=2), d, task="regression", inputs=inputs, seed=seed, dtype=torch.float64)
+    y = torch.where(f > f.median(), 1.0, -1.0).double()
+    dtype = check_dtype(dtype)
+    return X.to(dtype=dtype, device=device), y.to(dtype=dtype, device=device)
 
 
 # --------------------------------------------------------------------------- clusters

@@ -1,15 +1,13 @@
 """The glue of ``book/3-sgd-overparametrization/lazy-training.ipynb``: width against laziness.
 
 The notebook trains Du, Zhai, Poczos & Singh's two-layer ReLU network
-(:func:`dltheory.models.two_layer` with a fixed outer layer :math:`\\pm 1/\\sqrt m`
-and :math:`w_r(0) \\sim N(0, I_d)`) by full-batch gradient descent on the
+(:func:`dltheory.gram.du_network`: a fixed outer layer :math:`\\pm 1/\\sqrt m`
+and :math:`w_r(0) \\sim N(0, I_d)`), on inputs on the unit sphere with balanced
+labels :math:`\\pm 1` (:func:`dltheory.data.teacher_signs`), by full-batch gradient descent on the
 square loss, at many widths and from several initialisations, with and without
 weight decay, and measures how lazy each run was with
 :func:`dltheory.lazy.laziness`. This module holds:
 
-* :func:`sphere_data`: inputs on the unit sphere labelled :math:`\\pm 1` by a
-  random teacher network (:func:`dltheory.data.teacher`);
-* :func:`du_network`: the network, with Du et al.'s initialisation;
 * :func:`width_sweep`: the experiment, one :func:`dltheory.train.fit` per
   (initialisation, width), returning arrays ``(seeds, widths)``;
 * :func:`slopes`: the log-log slopes of the measures against the width;
@@ -26,11 +24,11 @@ import numpy as np
 import torch
 
 from .. import activation_patterns as ap
-from .. import data, lazy, losses, models, stats, train
+from .. import gram, lazy, losses, stats, train
 from .._checks import check_int, check_real, check_seed, check_Xy
 from ..widgets import Panel, static_explorer
 
-__all__ = ["sphere_data", "du_network", "width_sweep", "slopes", "width_panel", "width_explorer", "MEASURES",
+__all__ = ["width_sweep", "slopes", "width_panel", "width_explorer", "MEASURES",
            "COLUMNS"]
 
 #: The three measures of laziness (:func:`dltheory.lazy.laziness`).
@@ -39,39 +37,9 @@ MEASURES = ("movement", "displacement", "kernel")
 COLUMNS = (*MEASURES, "loss", "accuracy", "norm", "norm_ratio", "movement_half", "flips")
 
 
-def sphere_data(n: int, d: int, *, seed: int, dtype: torch.dtype = torch.float32,
-                device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` inputs uniform on the unit sphere of :math:`\\mathbb R^d` and balanced labels :math:`\\pm 1`.
-
-    The labels are :math:`y_i = \\operatorname{sign}(f^*(x_i) - \\operatorname{median}_j f^*(x_j))`
-    for a random ReLU teacher :math:`f^*` with 64 hidden units
-    (:func:`dltheory.data.teacher`), so they depend on the input in a
-    non-linear way and half of them are :math:`+1` (the teacher's biases alone
-    often give one class only). Du et al.'s theorem allows any bounded labels.
-    """
-    X, f, _ = data.teacher(check_int(n, "n", min=1), check_int(d, "d", min=1), task="regression",
-                           inputs="sphere", seed=check_seed(seed), dtype=torch.float64)
-    y = torch.where(f > f.median(), 1.0, -1.0).double()
-    return X.to(dtype=dtype, device=device), y.to(dtype=dtype, device=device)
-
-
-def du_network(d: int, width: int, *, seed: int, dtype: torch.dtype = torch.float32, device="cpu"):
-    """:math:`f(x) = \\frac{1}{\\sqrt m}\\sum_r a_r \\operatorname{relu}(\\langle w_r, x\\rangle)` with :math:`w_r(0) \\sim N(0, I_d)`.
-
-    :func:`dltheory.models.two_layer` with ``outer="fixed_sign"`` (:math:`a_r = +1`
-    on the first half of the units, :math:`-1` on the second, times the default
-    ``outer_scale`` :math:`1/\\sqrt m`; only :math:`W` is trained) and
-    ``weight_var=d`` in the standard scaling, so that the rows of :math:`W` are
-    standard normal, as in Du et al. (their signs :math:`a_r` are random; the
-    halves are the same in distribution up to the order of the units).
-    """
-    return models.two_layer(d, width, outer="fixed_sign", scaling="standard", weight_var=float(d), seed=seed,
-                            dtype=dtype, device=device)
-
-
 def width_sweep(X, y, widths: Sequence[int], seeds: Sequence[int], *, lr: float, steps: int,
                 weight_decay: float = 0.0) -> dict[str, np.ndarray]:
-    """Train :func:`du_network` at every width from every seed, and measure its laziness.
+    """Train :func:`dltheory.gram.du_network` at every width from every seed, and measure its laziness.
 
     Each run is full-batch gradient descent (:func:`dltheory.train.fit`,
     ``optimizer="gd"``) on the square loss :math:`\\frac{1}{2n}\\sum_i (f(x_i) - y_i)^2`
@@ -112,7 +80,7 @@ def width_sweep(X, y, widths: Sequence[int], seeds: Sequence[int], *, lr: float,
     units = []
     for i, seed in enumerate(seeds):
         for j, m in enumerate(widths):
-            net = du_network(X.shape[1], m, seed=seed, dtype=X.dtype, device=X.device)
+            net = gram.du_network(X.shape[1], m, seed=seed, dtype=X.dtype, device=X.device)
             start = copy.deepcopy(net)
             half = {}
 

@@ -2,11 +2,10 @@
 
 The notebook checks three statements around the global-convergence theorems
 of Du, Zhai, Poczos & Singh (ICLR 2019) and Du, Lee, Li, Wang & Zhai (ICML
-2019). This module holds their protocols:
+2019), on inputs on the unit sphere with balanced labels :math:`\\pm 1`
+(:func:`dltheory.data.teacher_signs`) and Du et al.'s two-layer network
+(:func:`dltheory.gram.du_network`). This module holds their protocols:
 
-* :func:`sphere_data` and :func:`du_network`: the inputs on the unit sphere,
-  balanced labels :math:`\\pm 1`, and the two-layer network with a fixed outer
-  layer :math:`\\pm 1/\\sqrt m` and :math:`w_r(0) \\sim N(0, I_d)`;
 * :func:`gram_deviation`: :math:`\\lVert H(0) - H^\\infty\\rVert_F/\\lVert H^\\infty\\rVert_F`
   over widths and initialisations (:mod:`dltheory.gram`);
 * :func:`residual_curves` and :func:`worst_envelope_ratio`: full-batch
@@ -24,47 +23,21 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .. import data, gram, models, ntk, stats, train
+from .. import gram, models, ntk, stats, train
 from .._checks import check_int, check_real, check_seed, check_tensor, check_Xy
 
-__all__ = ["sphere_data", "du_network", "gram_deviation", "residual_curves", "worst_envelope_ratio",
+__all__ = ["gram_deviation", "residual_curves", "worst_envelope_ratio",
            "depth_sweep", "depth_growth", "ARCHITECTURES"]
 
 #: The deep networks of :func:`depth_sweep`.
 ARCHITECTURES = ("plain", "residual")
 
 
-def sphere_data(n: int, d: int, *, seed: int, dtype: torch.dtype = torch.float64,
-                device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` inputs uniform on the unit sphere of :math:`\\mathbb R^d` and balanced labels :math:`\\pm 1`.
-
-    The labels are the signs of a random ReLU teacher (:func:`dltheory.data.teacher`)
-    minus its median, as in chapter 3's lazy-training section; Du et al.'s
-    theorem allows any bounded labels.
-    """
-    X, f, _ = data.teacher(check_int(n, "n", min=2), check_int(d, "d", min=2), task="regression",
-                           inputs="sphere", seed=check_seed(seed), dtype=torch.float64)
-    y = torch.where(f > f.median(), 1.0, -1.0).double()
-    return X.to(dtype=dtype, device=device), y.to(dtype=dtype, device=device)
-
-
-def du_network(d: int, width: int, *, seed: int, dtype: torch.dtype = torch.float64, device="cpu"):
-    """:math:`f(x) = \\frac{1}{\\sqrt m}\\sum_r a_r \\operatorname{relu}(\\langle w_r, x\\rangle)`, :math:`w_r(0) \\sim N(0, I_d)`.
-
-    :func:`dltheory.models.two_layer` with ``outer="fixed_sign"`` (:math:`a_r = \\pm 1`
-    on the two halves of the units, times :math:`1/\\sqrt m`, not trained) and
-    ``weight_var=d`` in the standard scaling, so that the rows of ``net[0].weight``
-    are standard normal.
-    """
-    return models.two_layer(d, width, outer="fixed_sign", scaling="standard", weight_var=float(d), seed=seed,
-                            dtype=dtype, device=device)
-
-
 def gram_deviation(X, widths: Sequence[int], seeds: Sequence[int]) -> np.ndarray:
     """:math:`\\lVert H(0) - H^\\infty\\rVert_F / \\lVert H^\\infty\\rVert_F` for each seed and width.
 
     :math:`H(0)` is :func:`dltheory.gram.first_layer_gram` of the hidden
-    weights of :func:`du_network` (a fresh network per seed and width), and
+    weights of :func:`dltheory.gram.du_network` (a fresh network per seed and width), and
     :math:`H^\\infty` is :func:`dltheory.gram.du_gram`. Returns an array
     ``(seeds, widths)``.
     """
@@ -75,7 +48,7 @@ def gram_deviation(X, widths: Sequence[int], seeds: Sequence[int]) -> np.ndarray
     out = np.zeros((len(seeds), len(widths)))
     for i, seed in enumerate(seeds):
         for j, m in enumerate(widths):
-            W = du_network(X.shape[1], m, seed=seed, dtype=X.dtype, device=X.device)[0].weight.detach()
+            W = gram.du_network(X.shape[1], m, seed=seed, dtype=X.dtype, device=X.device)[0].weight.detach()
             out[i, j] = float((gram.first_layer_gram(W, X) - H_inf).norm() / H_inf.norm())
     return out
 
@@ -83,7 +56,7 @@ def gram_deviation(X, widths: Sequence[int], seeds: Sequence[int]) -> np.ndarray
 def residual_curves(X, y, widths: Sequence[int], seeds: Sequence[int], *, lr: float, steps: int) -> np.ndarray:
     """:math:`\\lVert u(t) - y\\rVert^2 / \\lVert u(0) - y\\rVert^2` along full-batch gradient descent.
 
-    Each run trains :func:`du_network` (one per seed and width) with
+    Each run trains :func:`dltheory.gram.du_network` (one per seed and width) with
     :func:`dltheory.train.fit` (``optimizer="gd"``, step ``lr`` on the mean
     loss :math:`\\frac{1}{2n}\\sum_i (u_i - y_i)^2`, i.e. :math:`\\eta = \\text{lr}/n`
     on Du et al.'s summed loss). The loss before every update comes from a
@@ -101,7 +74,7 @@ def residual_curves(X, y, widths: Sequence[int], seeds: Sequence[int], *, lr: fl
     out = np.zeros((len(seeds), len(widths), steps + 1))
     for i, seed in enumerate(seeds):
         for j, m in enumerate(widths):
-            net = du_network(X.shape[1], m, seed=seed, dtype=X.dtype, device=X.device)
+            net = gram.du_network(X.shape[1], m, seed=seed, dtype=X.dtype, device=X.device)
             losses: list[float] = []
 
             def before_update(info, losses=losses):
