@@ -70,6 +70,19 @@ def test_a_linear_model_is_its_own_linearisation():
     torch.testing.assert_close(lin(X), net(X), rtol=1e-12, atol=1e-12)
 
 
+def test_to_and_double_move_the_frozen_copy_with_theta():
+    """A float32 linearisation cast by .double() computes what the float64 one does, and .to() keeps it a copy."""
+    net = mlp([3, 7, 5, 1], activation="tanh", parametrization="ntk", bias_var=0.1, seed=0)
+    lin32 = ntk.linearize(net)
+    lin = lin32.double()
+    assert lin is lin32 and lin.theta.dtype == lin.theta0.dtype == DT
+    assert all(p.dtype == DT for p in lin._base.parameters())
+    X = inputs()
+    torch.testing.assert_close(lin(X), ntk.linearize(net.double())(X), rtol=1e-12, atol=1e-12)
+    assert lin.to("cpu", torch.float32)(X.float()).dtype == torch.float32
+    assert [name for name, _ in lin.named_parameters()] == ["theta"]
+
+
 def test_the_linearisation_is_a_copy_and_its_kernel_never_changes():
     net, X = smooth_net(), inputs()
     lin = ntk.linearize(net)

@@ -47,9 +47,8 @@ class Linearized(nn.Module):
 
     The network is copied (its parameters at :math:`\\theta_0`, its buffers, its
     mode), so training the original afterwards leaves the linearisation as it
-    was. The copy is not a submodule: ``.parameters()`` yields ``theta`` only, and
-    ``.to(...)`` does not move the copy (build the linearisation on the device
-    and in the dtype you want).
+    was. The copy is not a submodule: ``.parameters()`` yields ``theta`` only;
+    ``.to(...)``, ``.double()`` and the like move and cast it with ``theta``.
 
     Attributes
     ----------
@@ -77,6 +76,12 @@ class Linearized(nn.Module):
 
         out0, tangent = jvp(f, (self.theta0,), (self.theta - self.theta0,))
         return out0 + tangent
+
+    def _apply(self, fn, recurse: bool = True):
+        """What ``.to``, ``.cuda``, ``.double`` apply: to ``theta``, ``theta0`` and the frozen copy."""
+        super()._apply(fn, recurse)
+        self._base._apply(fn)
+        return self
 
     def extra_repr(self) -> str:
         return f"parameters={self.theta.numel()}, base={type(self._base).__name__}"
