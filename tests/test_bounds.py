@@ -11,24 +11,9 @@ from scipy.special import rel_entr
 from torch import nn
 
 from dltheory import bounds, models
+from tests._networks import weighted_mlp
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _sequential(*weights, bias=None, relu=True):
-    """A bias-free (or biased) ReLU MLP with the given float64 weight matrices."""
-    layers = []
-    for i, W in enumerate(weights):
-        W = torch.as_tensor(W, dtype=torch.float64)
-        layer = nn.Linear(W.shape[1], W.shape[0], bias=bias is not None, dtype=torch.float64)
-        with torch.no_grad():
-            layer.weight.copy_(W)
-            if bias is not None:
-                layer.bias.copy_(torch.as_tensor(bias[i], dtype=torch.float64))
-        layers.append(layer)
-        if relu and i < len(weights) - 1:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
 
 
 def _random_mlp(widths, bias=False, seed=0):
@@ -46,7 +31,7 @@ def _data(n, d, k, seed=0):
 
 
 def test_binary_margins_by_hand():
-    net = _sequential([[1.0, 0.0], [0.0, 2.0]], [[1.0, -1.0]])
+    net = weighted_mlp([[1.0, 0.0], [0.0, 2.0]], [[1.0, -1.0]])
     X = torch.tensor([[1.0, 1.0], [3.0, 1.0], [-1.0, 0.5]], dtype=torch.float64)
     # hidden relu([1, 2]) -> -1; relu([3, 2]) -> 1; relu([-1, 1]) -> -1
     y = torch.tensor([-1, 1, 1])
@@ -54,7 +39,7 @@ def test_binary_margins_by_hand():
 
 
 def test_multiclass_margins_by_hand():
-    net = _sequential([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    net = weighted_mlp([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     X = torch.tensor([[1.0, 2.0], [1.0, 2.0], [4.0, -1.0]], dtype=torch.float64)
     # outputs [1, 2, 3], [1, 2, 3], [4, -1, 3]
     y = torch.tensor([2, 0, 0])
@@ -95,13 +80,13 @@ def _numpy_spectral_complexity(As, Ms=None):
 def test_spectral_complexity_by_hand():
     # 2 * I_8 (s = 2, ||.||_{2,1} = 16, ratio 8 -> 8^(2/3) = 4) then e_1^T (s = 1, ratio 1):
     # R = (2 * 1) * (4 + 1)^(3/2)
-    net = _sequential(2 * np.eye(8), np.eye(1, 8))
+    net = weighted_mlp(2 * np.eye(8), np.eye(1, 8))
     assert bounds.spectral_complexity(net) == pytest.approx(2 * 5**1.5, rel=1e-12)
     # 2 I_8, 3 I_8, 0.5 e_1^T: product 3, ratios 8, 8, 1 -> (4 + 4 + 1)^(3/2) = 27, R = 81
-    net = _sequential(2 * np.eye(8), 3 * np.eye(8), 0.5 * np.eye(1, 8))
+    net = weighted_mlp(2 * np.eye(8), 3 * np.eye(8), 0.5 * np.eye(1, 8))
     assert bounds.spectral_complexity(net) == pytest.approx(81.0, rel=1e-12)
     # one layer: R = ||A||_sigma * ||A^T||_{2,1} / ||A||_sigma = sum of row norms
-    assert bounds.spectral_complexity(_sequential([[3.0, 4.0], [0.0, 1.0]])) == pytest.approx(6.0)
+    assert bounds.spectral_complexity(weighted_mlp([[3.0, 4.0], [0.0, 1.0]])) == pytest.approx(6.0)
 
 
 def test_spectral_complexity_matches_numpy_with_and_without_reference():
@@ -124,14 +109,14 @@ def test_spectral_complexity_scales_linearly_in_each_layer():
 
 
 def test_spectral_complexity_of_a_zero_layer_is_zero():
-    net = _sequential(np.zeros((3, 2)), np.ones((1, 3)))
+    net = weighted_mlp(np.zeros((3, 2)), np.ones((1, 3)))
     assert bounds.spectral_complexity(net) == 0.0
 
 
 def test_ntk_layers_count_with_their_effective_matrices():
     ntk = models.mlp([5, 7, 3], parametrization="ntk", bias=True, bias_var=0.5, seed=0, dtype=torch.float64)
     layers = [m for m in ntk if isinstance(m, nn.Linear)]
-    plain = _sequential(*[m.weight_scale * m.weight.detach() for m in layers],
+    plain = weighted_mlp(*[m.weight_scale * m.weight.detach() for m in layers],
                         bias=[m.bias_scale * m.bias.detach() for m in layers])
     X, y = _data(10, 5, 3)
     torch.testing.assert_close(plain(X), ntk(X))
@@ -150,7 +135,7 @@ def test_folded_network_computes_the_same_function_and_has_the_stated_norms():
     X, y = _data(15, 4, 3)
     mats = bounds.folded_weights(net)
     assert [tuple(a.shape) for a in mats] == [(7, 5), (5, 7), (3, 5)]
-    folded = _sequential(*mats)
+    folded = weighted_mlp(*mats)
     Xf = bounds.fold_inputs(net, X)
     torch.testing.assert_close(Xf[:, :4], X)
     assert (Xf[:, 4] == 1).all()
@@ -293,7 +278,7 @@ def test_margin_bounds_are_non_vacuous_for_a_large_margin_linear_separator():
     g = torch.Generator().manual_seed(0)
     y = 2 * torch.randint(0, 2, (n,), generator=g) - 1
     X = y.to(torch.float64)[:, None]
-    net = _sequential([[1.0]])
+    net = weighted_mlp([[1.0]])
     frob = bounds.frobenius_bound(net, X, y, gamma=0.99)
     bft = bounds.bartlett_bound(net, X, y, gamma=0.99)
     assert frob["margin_loss"] == bft["margin_loss"] == 0.0
@@ -422,7 +407,7 @@ def test_vc_bound_is_vacuous_for_an_overparametrised_mlp():
 
 
 def test_vc_bound_formula_when_n_exceeds_the_vc_dimension():
-    net = _sequential(np.ones((2, 3)), np.ones((1, 2)))  # W = 8, L = 2, h = 8 * 2 * 3 = 48
+    net = weighted_mlp(np.ones((2, 3)), np.ones((1, 2)))  # W = 8, L = 2, h = 8 * 2 * 3 = 48
     h = bounds.vc_dimension(net)
     assert h == 48
     n, delta = 100_000, 0.05
@@ -601,7 +586,7 @@ def test_leaky_relu_networks_get_their_own_margins_and_the_same_complexities(slo
         assert b["margin_loss"] == np.mean(relu_margins <= gamma)
         assert 0 < a["margin_loss"] < 1
     # the folded network carries the constant 1 through LeakyReLU unchanged: same function
-    folded = _with_activation(_sequential(*bounds.folded_weights(leaky)), lambda: nn.LeakyReLU(slope))
+    folded = _with_activation(weighted_mlp(*bounds.folded_weights(leaky)), lambda: nn.LeakyReLU(slope))
     torch.testing.assert_close(folded(bounds.fold_inputs(leaky, X)), leaky(X).detach())
 
 
@@ -649,7 +634,7 @@ def test_a_weight_normed_layer_counts_with_its_computed_weight():
         normed[0].parametrizations.weight.original0.mul_(torch.linspace(0.5, 3.0, 6, dtype=torch.float64)[:, None])
     g = normed[0].parametrizations.weight.original0.detach()
     v = normed[0].parametrizations.weight.original1.detach()
-    plain = _sequential(g * v / torch.linalg.vector_norm(v, dim=1, keepdim=True), net[2].weight.detach())
+    plain = weighted_mlp(g * v / torch.linalg.vector_norm(v, dim=1, keepdim=True), net[2].weight.detach())
     X, y = _data(20, 4, 3, seed=30)
     torch.testing.assert_close(normed(X), plain(X))
     got, expected = bounds.layer_norms(normed), bounds.layer_norms(plain)

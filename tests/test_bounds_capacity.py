@@ -9,22 +9,9 @@ import torch
 from torch import nn
 
 from dltheory import bounds
+from tests._networks import weighted_mlp
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _net(*weights, bias=None):
-    """A ReLU MLP with the given float64 weight matrices (and biases, if given)."""
-    layers = []
-    for i, W in enumerate(weights):
-        W = torch.as_tensor(W, dtype=torch.float64)
-        layer = nn.Linear(W.shape[1], W.shape[0], bias=bias is not None, dtype=torch.float64)
-        with torch.no_grad():
-            layer.weight.copy_(W)
-            if bias is not None:
-                layer.bias.copy_(torch.as_tensor(bias[i], dtype=torch.float64))
-        layers += [layer, nn.ReLU()]
-    return nn.Sequential(*layers[:-1])
 
 
 # The exercise's network: unit l1 norms 3 and 1 in the first layer, 4 in the output unit.
@@ -36,16 +23,16 @@ A2 = [[3.0, -1.0]]
 
 
 def test_max_unit_l1_norm_by_hand():
-    assert bounds.max_unit_l1_norm(_net(A1, A2)) == 4.0
-    assert bounds.max_unit_l1_norm(_net(A1)) == 3.0
+    assert bounds.max_unit_l1_norm(weighted_mlp(A1, A2)) == 4.0
+    assert bounds.max_unit_l1_norm(weighted_mlp(A1)) == 3.0
     # a wide first row but a narrow output: the maximum over all layers
-    assert bounds.max_unit_l1_norm(_net([[5.0, 5.0], [0.0, 1.0]], [[0.5, 0.5]])) == 10.0
+    assert bounds.max_unit_l1_norm(weighted_mlp([[5.0, 5.0], [0.0, 1.0]], [[0.5, 0.5]])) == 10.0
 
 
 def test_max_unit_l1_norm_counts_folded_biases():
     # first layer rows [1, -2 | 1] and [0.5, 0.5 | -3] -> 4 and 4; the carry row (0, 0, 1) -> 1;
     # output [3, -1 | 2] -> 6
-    net = _net(A1, A2, bias=[[1.0, -3.0], [2.0]])
+    net = weighted_mlp(A1, A2, bias=[[1.0, -3.0], [2.0]])
     assert bounds.max_unit_l1_norm(net) == 6.0
 
 
@@ -54,7 +41,7 @@ def test_max_unit_l1_norm_counts_folded_biases():
 
 def test_covering_bound_closed_form_for_the_exercise_network():
     n, delta = 200, 0.05
-    r = bounds.covering_number_bound(_net(A1, A2), n, gamma=1.0, delta=delta)
+    r = bounds.covering_number_bound(weighted_mlp(A1, A2), n, gamma=1.0, delta=delta)
     # L = 2, A = 4, eps = 1/2, b = 1: log2 C = 6 log2 4 + 4 log2(1 / (1/2)) = 12 + 4
     assert (r["A"], r["depth"], r["eps"], r["output_bound"]) == (4.0, 2, 0.5, 1.0)
     assert r["log2_covering"] == pytest.approx(16.0, rel=1e-12)
@@ -64,7 +51,7 @@ def test_covering_bound_closed_form_for_the_exercise_network():
 
 
 def test_covering_bound_output_scale_margin_loss_and_lipschitz():
-    net = _net(A1, A2)
+    net = weighted_mlp(A1, A2)
     # b = 2: + 2L log2(2 / (1/2)) = 4 * 2 = 8 bits
     r = bounds.covering_number_bound(net, 50, gamma=1.0, output_bound=2.0, margin_loss=0.25)
     assert r["log2_covering"] == pytest.approx(12.0 + 8.0, rel=1e-12)
@@ -78,12 +65,12 @@ def test_covering_bound_output_scale_margin_loss_and_lipschitz():
 def test_covering_exponent_in_A_and_eps_is_L_times_L_plus_1_and_2L(depth):
     g = torch.Generator().manual_seed(depth)
     weights = [torch.randn(3, 3, generator=g, dtype=torch.float64) for _ in range(depth)]
-    base = bounds.covering_number_bound(_net(*weights), 10, gamma=0.3)["log2_covering"]
+    base = bounds.covering_number_bound(weighted_mlp(*weights), 10, gamma=0.3)["log2_covering"]
     # scaling every layer by c scales A by c: + L(L+1) log2 c
-    scaled = bounds.covering_number_bound(_net(*[3.0 * w for w in weights]), 10, gamma=0.3)["log2_covering"]
+    scaled = bounds.covering_number_bound(weighted_mlp(*[3.0 * w for w in weights]), 10, gamma=0.3)["log2_covering"]
     assert scaled - base == pytest.approx(depth * (depth + 1) * math.log2(3.0), rel=1e-10)
     # halving gamma halves eps: + 2L bits
-    finer = bounds.covering_number_bound(_net(*weights), 10, gamma=0.15)["log2_covering"]
+    finer = bounds.covering_number_bound(weighted_mlp(*weights), 10, gamma=0.15)["log2_covering"]
     assert finer - base == pytest.approx(2 * depth, rel=1e-10)
     # against a NumPy recomputation of A
     A = max(np.abs(w.numpy()).sum(axis=1).max() for w in weights)
@@ -91,13 +78,13 @@ def test_covering_exponent_in_A_and_eps_is_L_times_L_plus_1_and_2L(depth):
 
 
 def test_covering_bound_of_a_zero_network_is_the_confidence_term():
-    r = bounds.covering_number_bound(_net([[0.0, 0.0]]), 100, gamma=1.0, delta=0.1)
+    r = bounds.covering_number_bound(weighted_mlp([[0.0, 0.0]]), 100, gamma=1.0, delta=0.1)
     assert r["log2_covering"] == -math.inf
     assert r["complexity"] == pytest.approx(math.sqrt(8 / 100 * math.log(20)), rel=1e-12)
 
 
 def test_covering_bound_rejects_bad_inputs():
-    net = _net(A1, A2)
+    net = weighted_mlp(A1, A2)
     with pytest.raises(ValueError, match="gamma"):
         bounds.covering_number_bound(net, 10, gamma=0.0)
     with pytest.raises(ValueError, match="delta"):
@@ -127,7 +114,7 @@ def _data(n, d, k, seed=0):
 def test_rademacher_norm_bound_closed_form_binary():
     X = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0], [-1.0, 0.5]], dtype=torch.float64)
     y = torch.tensor([1, -1, 1, -1])
-    net = _net(A1, A2)
+    net = weighted_mlp(A1, A2)
     r = bounds.rademacher_norm_bound(net, X, y, gamma=0.5, delta=0.1)
     fro1, fro2 = math.sqrt(1 + 4 + 0.25 + 0.25), math.sqrt(10.0)
     B = 2.0  # the largest input norm
@@ -146,7 +133,7 @@ def test_rademacher_norm_bound_closed_form_binary():
 @pytest.mark.parametrize("widths", [[5, 7, 3], [4, 6, 6, 3], [3, 8, 1]])
 def test_rademacher_norm_bound_is_the_frobenius_bound_with_factor_2_to_the_L_minus_half(widths):
     torch.manual_seed(sum(widths))
-    net = _net(*[torch.randn(b, a, dtype=torch.float64) for a, b in zip(widths[:-1], widths[1:])])
+    net = weighted_mlp(*[torch.randn(b, a, dtype=torch.float64) for a, b in zip(widths[:-1], widths[1:])])
     X, y = _data(40, widths[0], widths[-1])
     L = len(widths) - 1
     ours = bounds.rademacher_norm_bound(net, X, y, gamma=0.7)
@@ -162,7 +149,7 @@ def test_rademacher_norm_bound_is_the_frobenius_bound_with_factor_2_to_the_L_min
 
 
 def test_rademacher_norm_bound_folds_biases():
-    net = _net(A1, A2, bias=[[1.0, -3.0], [2.0]])
+    net = weighted_mlp(A1, A2, bias=[[1.0, -3.0], [2.0]])
     X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     y = torch.tensor([1, -1])
     r = bounds.rademacher_norm_bound(net, X, y, gamma=1.0)
@@ -174,15 +161,15 @@ def test_rademacher_norm_bound_folds_biases():
 
 
 def test_rademacher_norm_bound_is_invariant_to_balanced_rescaling_only_in_mu_L():
-    net = _net(A1, A2)
+    net = weighted_mlp(A1, A2)
     X, y = _data(10, 2, 1)
     r = bounds.rademacher_norm_bound(net, X, y, gamma=1.0)
-    r2 = bounds.rademacher_norm_bound(_net(4 * torch.tensor(A1), torch.tensor(A2) / 4), X, y, gamma=1.0)
+    r2 = bounds.rademacher_norm_bound(weighted_mlp(4 * torch.tensor(A1), torch.tensor(A2) / 4), X, y, gamma=1.0)
     assert r2["frobenius_product"] == pytest.approx(r["frobenius_product"], rel=1e-12)
 
 
 def test_rademacher_norm_bound_rejects_bad_inputs():
-    net = _net(A1, A2)
+    net = weighted_mlp(A1, A2)
     X, y = _data(5, 2, 1)
     with pytest.raises(ValueError, match="gamma"):
         bounds.rademacher_norm_bound(net, X, y, gamma=-1.0)
