@@ -41,10 +41,10 @@ def gram_deviation(X, widths: Sequence[int], seeds: Sequence[int]) -> np.ndarray
     :math:`H^\\infty` is :func:`dltheory.gram.du_gram`. Returns an array
     ``(seeds, widths)``.
     """
-    X = gram._unit_rows(X)
+    H_inf = gram.du_gram(X)  # checks that X has unit rows
+    X = check_tensor(X, "X", ndim=2).to(H_inf.dtype)
     widths = [check_int(m, "width", min=2) for m in widths]
     seeds = [check_seed(s) for s in seeds]
-    H_inf = gram.du_gram(X)
     out = np.zeros((len(seeds), len(widths)))
     for i, seed in enumerate(seeds):
         for j, m in enumerate(widths):
