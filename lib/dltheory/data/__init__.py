@@ -55,7 +55,8 @@ from .synthetic import (clustered, sawtooth, separable, square_wave, square_wave
                         tent_map, two_clusters)
 
 __all__ = [
-    "separable", "teacher", "teacher_signs", "clustered", "two_clusters", "square_wave", "square_wave_target", "sawtooth", "tent_map",
+    "separable", "teacher", "teacher_signs", "clustered", "two_clusters", "square_wave", "square_wave_target",
+    "sawtooth", "tent_map",
     "binary_tree", "binary_tree_target", "binary_tree_levels", "node_phases", "CONSTITUENTS",
     "digits", "diabetes", "mnist1d", "mnist", "cifar10", "shipped_mnist_path", "DataFallbackWarning",
     "corrupt_labels", "randomize_inputs", "INPUT_RANDOMIZATIONS", "split", "standardize", "select_classes",

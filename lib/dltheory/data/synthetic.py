@@ -18,7 +18,8 @@ from ._sampling import Device, in_ball, unit_directions
 from .labels import corrupt_labels
 
 __all__ = [
-    "separable", "teacher", "teacher_signs", "clustered", "two_clusters", "square_wave", "square_wave_target", "sawtooth", "tent_map",
+    "separable", "teacher", "teacher_signs", "clustered", "two_clusters", "square_wave", "square_wave_target",
+    "sawtooth", "tent_map",
 ]
 
 
